@@ -1,0 +1,58 @@
+# InfoShare for Redmine. The two commands that matter:
+#   make run    bring up a local stack: a real Redmine plus this service
+#   make test   run the whole test suite (unit and against a real Redmine)
+# Both install what is missing first (as root on Debian: see .ci/system-deps).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: run stop status test test-unit test-integration test-e2e coverage bootstrap system-deps venv spec doctor clean
+
+run: bootstrap
+	$(BIN)/infoshare stack up
+
+stop:
+	@if [ -x $(BIN)/infoshare ]; then $(BIN)/infoshare stack down; else echo "Nothing to stop: the stack was never set up."; fi
+
+status: venv
+	$(BIN)/infoshare stack status
+
+test: bootstrap
+	$(BIN)/pytest tests/unit tests/integration
+
+test-unit: venv
+	$(BIN)/pytest tests/unit
+
+test-integration: bootstrap
+	$(BIN)/pytest tests/integration
+
+test-e2e: bootstrap
+	$(BIN)/pytest tests/e2e
+
+coverage: venv
+	$(BIN)/pytest tests/unit --cov --cov-branch --cov-report=term-missing
+
+bootstrap: system-deps venv
+
+system-deps:
+	@.ci/system-deps
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))."; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+spec: venv
+	$(BIN)/infoshare redmine spec
+
+doctor: venv
+	$(BIN)/infoshare doctor
+
+clean: stop
+	rm -rf var/stack var/stack.json var/cache .pytest_cache

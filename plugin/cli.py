@@ -1,0 +1,231 @@
+"""`infoshare`: the command line of the InfoShare service.
+
+Every command reads the configuration from --config PATH, else
+INFOSHARE_CONFIG, else ./config.toml (the stack commands write their own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from plugin.config import ConfigError, load_config, resolve_config_path
+from plugin.logs import configure_logging
+from schemas.config import Config
+
+ADMIN_KEY_ENV = "INFOSHARE_REDMINE_ADMIN_API_KEY"
+
+
+class Context:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(exc.render()) from None
+        return self._config
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_path", metavar="PATH", help="Configuration file (default: $INFOSHARE_CONFIG, else ./config.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """InfoShare for Redmine: MASH information requests, decisions, approvals,
+    escalations and retention reviews."""
+    ctx.obj = Context(config_path)
+
+
+@main.command("check-config")
+@pass_ctx
+def check_config(ctx: Context) -> None:
+    """Validate the configuration file and say where it was read from."""
+    config = ctx.config
+    click.echo(f"Configuration {config.source} is valid.")
+
+
+# -- processes ------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:5005", show_default=True, help="HOST:PORT to listen on.")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes (default: CPU count, at least 2).")
+@pass_ctx
+def serve(ctx: Context, bind: str, workers: int | None) -> None:
+    """Run the web service (events, gate, health) under gunicorn."""
+    ctx.config  # fail here, with the key named, rather than in every worker
+    os.environ["INFOSHARE_CONFIG"] = str(resolve_config_path(ctx.config_path).resolve())
+    argv = ["gunicorn", "-c", "python:webhooks.gunicorn_conf", "--bind", bind]
+    if workers:
+        argv += ["--workers", str(workers)]
+    argv.append("webhooks:create_app()")
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    os.execv(str(gunicorn), argv)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Drain the inbox once and exit.")
+@pass_ctx
+def worker(ctx: Context, once: bool) -> None:
+    """Process accepted events from the inbox."""
+    from plugin.inbox import InboxWorker, record_event
+    from plugin.store import Store
+
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    store = Store(config.service.database_url)
+    store.migrate()
+    inbox = InboxWorker(store, record_event, max_attempts=config.inbox.max_attempts, keep_processed_days=config.inbox.keep_processed_days)
+    if once:
+        result = inbox.drain()
+        click.echo(json.dumps(result.__dict__))
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    inbox.run_forever(config.inbox.poll_seconds, stop)
+
+
+@main.command()
+@pass_ctx
+def inbox(ctx: Context) -> None:
+    """Show how many deliveries are pending, processed, failed and parked."""
+    from plugin.store import Store
+
+    store = Store(ctx.config.service.database_url)
+    store.migrate()
+    for status, count in store.counts().items():
+        click.echo(f"{status:10} {count}")
+
+
+# -- Redmine ----------------------------------------------------------------------
+
+
+@main.group()
+def redmine() -> None:
+    """Provisioning Redmine for InfoShare."""
+
+
+@redmine.command("spec")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the spec to this file instead of printing it.")
+@pass_ctx
+def redmine_spec(ctx: Context, output: str | None) -> None:
+    """Print the provisioning spec (JSON) generated from the configuration.
+    Apply it with: rake redmine_infoshare:provision SPEC=spec.json"""
+    from plugin.provisioning.spec import build_spec
+
+    text = build_spec(ctx.config).dumps()
+    if output:
+        Path(output).write_text(text + "\n")
+        click.echo(f"Spec written to {output}.", err=True)
+    else:
+        click.echo(text)
+
+
+@main.command()
+@click.option("--admin-api-key", envvar=ADMIN_KEY_ENV, help=f"An administrator's API key (or {ADMIN_KEY_ENV}).")
+@pass_ctx
+def doctor(ctx: Context, admin_api_key: str | None) -> None:
+    """Check the live Redmine against the provisioning spec; exit 1 if anything
+    is missing or different."""
+    import requests
+    from redminelib.exceptions import AuthError, ForbiddenError
+
+    from plugin.provisioning.doctor import compare
+    from plugin.provisioning.live import gather_live_state
+    from plugin.provisioning.spec import build_spec
+    from plugin.redmine.client import make_redmine
+
+    config = ctx.config
+    spec = build_spec(config)
+    client = make_redmine(config.redmine, api_key=admin_api_key or config.redmine.api_key)
+    try:
+        live = gather_live_state(client, spec, config.redmine.projects)
+    except (AuthError, ForbiddenError):
+        raise click.ClickException(
+            f"Redmine at {config.redmine.url} refused the API key. doctor reads administrator-only "
+            f"endpoints: pass --admin-api-key or set {ADMIN_KEY_ENV}."
+        ) from None
+    except requests.RequestException as exc:
+        raise click.ClickException(f"Redmine at {config.redmine.url} cannot be reached ({type(exc).__name__}).") from None
+    findings = compare(spec, live)
+    if not findings:
+        click.echo(f"Redmine at {config.redmine.url} matches the InfoShare spec: complete.")
+        return
+    click.echo(f"Redmine at {config.redmine.url} is incomplete: {len(findings)} problem(s).")
+    for finding in findings:
+        click.echo(f"  - {finding}")
+    click.echo("Apply the spec (see README, 'Attaching to an existing Redmine') and run doctor again.")
+    sys.exit(1)
+
+
+# -- local stack ---------------------------------------------------------------------
+
+
+def _local_stack():
+    from plugin.devstack.stack import PROJECT_DIR, Stack
+
+    var = PROJECT_DIR / "var"
+    return Stack(
+        root=var / "stack",
+        instance_name=os.environ.get("INFOSHARE_STACK_INSTANCE", "infoshare"),
+        redmine_port=int(os.environ.get("INFOSHARE_STACK_REDMINE_PORT", "3000")),
+        service_port=int(os.environ.get("INFOSHARE_STACK_SERVICE_PORT", "5005")),
+        info_path=var / "stack.json",
+    )
+
+
+@main.group()
+def stack() -> None:
+    """The local stack: a real Redmine plus this service, for trying it out."""
+
+
+@stack.command("up")
+def stack_up() -> None:
+    """Create (or reuse) and start the local stack."""
+    from plugin.devstack.debian import RedmineUnavailable
+    from plugin.devstack.processes import StartupError
+
+    local = _local_stack()
+    try:
+        info = local.up()
+    except (RedmineUnavailable, StartupError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"\nRedmine:  {info['redmine_url']}  (project 'mash')\n"
+        f"Log in as one of {', '.join(info['users'])} with password {info['demo_password']!r},\n"
+        f"or as admin/admin. The InfoShare service is at {info['service_url']}.\n"
+        f"Details: {local.info_path}. Stop everything with `make stop`.\n"
+        f"To run infoshare commands against this stack: export INFOSHARE_CONFIG={info['config']}"
+    )
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the processes the local stack started."""
+    stopped = _local_stack().down()
+    click.echo("Stopped: " + (", ".join(stopped) if stopped else "nothing was running") + ".")
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Show which local stack processes are running."""
+    for name, running in _local_stack().status().items():
+        click.echo(f"{name:8} {'running' if running else 'stopped'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

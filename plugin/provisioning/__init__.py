@@ -1,0 +1,1 @@
+"""Provisioning: the spec generated from the configuration, and doctor."""

@@ -1,0 +1,261 @@
+"""`infoshare doctor`: check a live Redmine against the provisioning spec.
+
+Reading is done over REST (`gather_live_state`); comparing is a pure function
+(`compare`) so every difference it can report is unit-tested. Redmine's REST
+API does not show workflows, field rules, per-tracker permissions or plugin
+settings; the shim's admin-only `/infoshare/state.json` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any, Callable
+
+from plugin.provisioning.spec import Spec
+
+
+class FindingKind(str, enum.Enum):
+    MISSING = "missing"
+    DIFFERENT = "different"
+    EXTRA = "extra"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    what: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}: {self.what}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclasses.dataclass
+class LiveState:
+    """What a Redmine holds, as far as the spec is concerned. `shim_state` is
+    None when the plugin is not installed (the endpoint answered 404)."""
+
+    statuses: list[dict[str, Any]]
+    trackers: list[dict[str, Any]]
+    roles: list[dict[str, Any]]  # each with permissions (GET /roles/:id.json)
+    groups: list[dict[str, Any]]
+    custom_fields: list[dict[str, Any]]
+    bot: dict[str, Any] | None
+    shim_state: dict[str, Any] | None
+    projects: dict[str, dict[str, Any] | None]  # identifier -> {trackers, bot_roles} or None
+
+
+def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {i.get("name"): i for i in items}
+
+
+def _ref_name(value: Any) -> str | None:
+    return value.get("name") if isinstance(value, dict) else None
+
+
+def _compare_statuses(spec: Spec, live: LiveState) -> list[Finding]:
+    found = _by_name(live.statuses)
+    out = []
+    for s in spec.statuses:
+        have = found.get(s.name)
+        if have is None:
+            out.append(Finding(FindingKind.MISSING, f"status {s.name!r}"))
+        elif bool(have.get("is_closed")) != s.is_closed:
+            out.append(Finding(FindingKind.DIFFERENT, f"status {s.name!r}", f"closed should be {s.is_closed}"))
+    return out
+
+
+def _compare_trackers(spec: Spec, live: LiveState) -> list[Finding]:
+    found = _by_name(live.trackers)
+    out = []
+    for t in spec.trackers:
+        have = found.get(t.name)
+        if have is None:
+            out.append(Finding(FindingKind.MISSING, f"tracker {t.name!r}"))
+        elif _ref_name(have.get("default_status")) != t.default_status:
+            out.append(
+                Finding(
+                    FindingKind.DIFFERENT,
+                    f"tracker {t.name!r}",
+                    f"default status is {_ref_name(have.get('default_status'))!r}, should be {t.default_status!r}",
+                )
+            )
+    return out
+
+
+def _compare_roles(spec: Spec, live: LiveState) -> list[Finding]:
+    found = _by_name(live.roles)
+    out = []
+    for r in spec.roles:
+        have = found.get(r.name)
+        if have is None:
+            out.append(Finding(FindingKind.MISSING, f"role {r.name!r}"))
+            continue
+        perms = set(have.get("permissions") or [])
+        lacking = sorted(set(r.permissions) - perms)
+        extra = sorted(perms - set(r.permissions))
+        if lacking:
+            out.append(Finding(FindingKind.DIFFERENT, f"role {r.name!r}", "lacks permissions " + ", ".join(lacking)))
+        if extra:
+            out.append(Finding(FindingKind.DIFFERENT, f"role {r.name!r}", "has permissions beyond the spec: " + ", ".join(extra)))
+        if bool(have.get("assignable")) != r.assignable:
+            out.append(Finding(FindingKind.DIFFERENT, f"role {r.name!r}", f"assignable should be {r.assignable}"))
+    return out
+
+
+def _compare_groups(spec: Spec, live: LiveState) -> list[Finding]:
+    found = _by_name(live.groups)
+    return [Finding(FindingKind.MISSING, f"group {g.name!r}") for g in spec.groups if g.name not in found]
+
+
+def _possible_values(field: dict[str, Any]) -> list[str]:
+    return [v.get("value") if isinstance(v, dict) else v for v in field.get("possible_values") or []]
+
+
+def _compare_custom_fields(spec: Spec, live: LiveState) -> list[Finding]:
+    found = _by_name([f for f in live.custom_fields if f.get("customized_type", "issue") == "issue"])
+    out = []
+    for f in spec.custom_fields:
+        have = found.get(f.name)
+        what = f"custom field {f.name!r}"
+        if have is None:
+            out.append(Finding(FindingKind.MISSING, what))
+            continue
+        if have.get("field_format") != f.field_format:
+            out.append(Finding(FindingKind.DIFFERENT, what, f"format is {have.get('field_format')!r}, should be {f.field_format!r}"))
+            continue
+        if f.field_format == "list" and _possible_values(have) != list(f.possible_values):
+            out.append(Finding(FindingKind.DIFFERENT, what, "possible values differ from the spec: " + ", ".join(f.possible_values)))
+        if bool(have.get("multiple")) != f.multiple:
+            out.append(Finding(FindingKind.DIFFERENT, what, f"multiple should be {f.multiple}"))
+        if f.is_filter and not have.get("is_filter"):
+            out.append(Finding(FindingKind.DIFFERENT, what, "must be 'used as a filter': the service queries by it"))
+        if not have.get("visible", True):
+            out.append(Finding(FindingKind.DIFFERENT, what, "must be visible to all roles"))
+        trackers = {_ref_name(t) for t in have.get("trackers") or []}
+        for tracker in f.trackers:
+            if tracker not in trackers:
+                out.append(Finding(FindingKind.DIFFERENT, what, f"not enabled for tracker {tracker!r}"))
+    return out
+
+
+def _compare_bot(spec: Spec, live: LiveState) -> list[Finding]:
+    what = f"service user {spec.bot.login!r}"
+    if live.bot is None:
+        return [Finding(FindingKind.MISSING, what)]
+    out = []
+    if live.bot.get("status", 1) != 1:
+        out.append(Finding(FindingKind.DIFFERENT, what, "is locked or not active"))
+    if live.bot.get("admin"):
+        out.append(Finding(FindingKind.DIFFERENT, what, "is an administrator; it needs only the service role"))
+    return out
+
+
+def _rule_key(r: dict[str, Any]) -> tuple:
+    return (r["tracker"], r["role"], r["status"], r["field"])
+
+
+def _compare_shim(spec: Spec, live: LiveState) -> list[Finding]:
+    state = live.shim_state
+    if state is None:
+        return [
+            Finding(
+                FindingKind.MISSING,
+                "the redmine_infoshare plugin",
+                "GET /infoshare/state.json answered 404; install the shim and restart Redmine",
+            )
+        ]
+    out = []
+    for key, value in spec.settings.items():
+        if str(state.get("settings", {}).get(key)) != value:
+            out.append(Finding(FindingKind.DIFFERENT, f"setting {key}", f"should be {value}"))
+    shim = state.get("shim", {})
+    if sorted(shim.get("trackers") or []) != sorted(t.name for t in spec.trackers):
+        out.append(Finding(FindingKind.DIFFERENT, "plugin setting 'trackers handled'", "should be " + ", ".join(t.name for t in spec.trackers)))
+    if sorted(shim.get("block_when_unreachable") or []) != sorted(spec.shim["block_when_unreachable"]):
+        out.append(
+            Finding(
+                FindingKind.DIFFERENT,
+                "plugin setting 'refuse while unreachable'",
+                "should be " + ", ".join(spec.shim["block_when_unreachable"]),
+            )
+        )
+    if not shim.get("service_url_set"):
+        out.append(Finding(FindingKind.MISSING, "plugin setting 'service URL'", "Redmine does not know where the service is"))
+    if not shim.get("secret_set"):
+        out.append(Finding(FindingKind.MISSING, "plugin setting 'shared secret'", "events cannot be signed"))
+
+    managed_trackers = {t.name for t in spec.trackers}
+    managed_roles = {r.name for r in spec.roles}
+
+    def managed(item: dict[str, Any]) -> bool:
+        return item.get("tracker") in managed_trackers and item.get("role") in managed_roles
+
+    want_t = {(t.tracker, t.role, t.from_status, t.to_status) for t in spec.transitions}
+    have_t = {(t["tracker"], t["role"], t["from_status"], t["to_status"]) for t in state.get("transitions", []) if managed(t)}
+    for t in sorted(want_t - have_t):
+        out.append(Finding(FindingKind.MISSING, f"transition {t[0]} / {t[1]}: {t[2]} -> {t[3]}"))
+    for t in sorted(have_t - want_t):
+        out.append(Finding(FindingKind.EXTRA, f"transition {t[0]} / {t[1]}: {t[2]} -> {t[3]}"))
+
+    want_r = {(r.tracker, r.role, r.status, r.field): r.rule for r in spec.field_rules}
+    have_r = {_rule_key(r): r["rule"] for r in state.get("field_rules", []) if managed(r)}
+    for key in sorted(want_r):
+        if key not in have_r:
+            out.append(Finding(FindingKind.MISSING, f"field rule {key[0]} / {key[1]} / {key[2]}: {key[3]} {want_r[key]}"))
+        elif have_r[key] != want_r[key]:
+            out.append(Finding(FindingKind.DIFFERENT, f"field rule {key[0]} / {key[1]} / {key[2]}: {key[3]}", f"is {have_r[key]}, should be {want_r[key]}"))
+    for key in sorted(set(have_r) - set(want_r)):
+        out.append(Finding(FindingKind.EXTRA, f"field rule {key[0]} / {key[1]} / {key[2]}: {key[3]} {have_r[key]}"))
+
+    live_perms = state.get("tracker_permissions", {})
+    for role in spec.roles:
+        have = live_perms.get(role.name)
+        if have is None:
+            continue  # the role itself is reported missing
+        for perm in role.permissions:
+            if perm not in have:
+                continue  # not a per-tracker permission, or reported as lacking
+            wanted = sorted(role.tracker_permissions[perm]) if perm in role.tracker_permissions else "all"
+            if have[perm] != wanted:
+                out.append(
+                    Finding(
+                        FindingKind.DIFFERENT,
+                        f"role {role.name!r} permission {perm}",
+                        f"applies to {have[perm]}, should apply to {wanted}",
+                    )
+                )
+    return out
+
+
+def _compare_projects(spec: Spec, live: LiveState) -> list[Finding]:
+    out = []
+    for identifier, project in live.projects.items():
+        what = f"project {identifier!r}"
+        if project is None:
+            out.append(Finding(FindingKind.MISSING, what, "listed in redmine.projects but not found"))
+            continue
+        enabled = set(project.get("trackers", []))
+        for t in spec.trackers:
+            if t.name not in enabled:
+                out.append(Finding(FindingKind.DIFFERENT, what, f"tracker {t.name!r} not enabled"))
+        if spec.bot.role not in project.get("bot_roles", []):
+            out.append(Finding(FindingKind.DIFFERENT, what, f"{spec.bot.login} is not a member with role {spec.bot.role!r}"))
+    return out
+
+
+COMPARISONS: tuple[Callable[[Spec, LiveState], list[Finding]], ...] = (
+    _compare_statuses,
+    _compare_trackers,
+    _compare_roles,
+    _compare_groups,
+    _compare_custom_fields,
+    _compare_bot,
+    _compare_shim,
+    _compare_projects,
+)
+
+
+def compare(spec: Spec, live: LiveState) -> list[Finding]:
+    return [finding for check in COMPARISONS for finding in check(spec, live)]

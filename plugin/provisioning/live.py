@@ -1,0 +1,81 @@
+"""Reading a live Redmine's provisioned state over REST, for `infoshare doctor`."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from redminelib import Redmine
+from redminelib.exceptions import ResourceNotFoundError
+
+from plugin.provisioning.doctor import LiveState
+from plugin.provisioning.spec import Spec
+
+
+class RestReader:
+    """Raw JSON GETs through the client's engine (its timeouts and retries)."""
+
+    def __init__(self, redmine: Redmine):
+        self.redmine = redmine
+        self.base = redmine.url.rstrip("/")
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self.redmine.engine.request("get", f"{self.base}{path}", params=params)
+
+    def get_all(self, path: str, container: str, **params: Any) -> list[dict[str, Any]]:
+        """Every page of a list endpoint (Redmine caps `limit` at 100)."""
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self.get(path, limit=100, offset=offset, **params)
+            batch = page.get(container, [])
+            items.extend(batch)
+            total = page.get("total_count")
+            offset += len(batch)
+            if not batch or total is None or offset >= total:
+                return items
+
+
+def _bot(reader: RestReader, login: str) -> dict[str, Any] | None:
+    # status=* includes locked users, so a locked bot is reported as such.
+    for user in reader.get_all("/users.json", "users", name=login, status=""):
+        if user.get("login") == login:
+            return user
+    return None
+
+
+def _project(reader: RestReader, identifier: str, bot_id: int | None) -> dict[str, Any] | None:
+    try:
+        project = reader.get(f"/projects/{identifier}.json", include="trackers")["project"]
+    except ResourceNotFoundError:
+        return None
+    bot_roles = [
+        role.get("name")
+        for membership in reader.get_all(f"/projects/{identifier}/memberships.json", "memberships")
+        if bot_id is not None and (membership.get("user") or {}).get("id") == bot_id
+        for role in membership.get("roles", [])
+    ]
+    return {"trackers": [t.get("name") for t in project.get("trackers", [])], "bot_roles": bot_roles}
+
+
+def _roles(reader: RestReader, wanted: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = set(wanted)
+    return [reader.get(f"/roles/{r['id']}.json")["role"] for r in reader.get("/roles.json")["roles"] if r["name"] in wanted]
+
+
+def gather_live_state(redmine: Redmine, spec: Spec, projects: Iterable[str]) -> LiveState:
+    reader = RestReader(redmine)
+    try:
+        shim_state = reader.get("/infoshare/state.json")
+    except ResourceNotFoundError:
+        shim_state = None
+    bot = _bot(reader, spec.bot.login)
+    return LiveState(
+        statuses=reader.get("/issue_statuses.json")["issue_statuses"],
+        trackers=reader.get("/trackers.json")["trackers"],
+        roles=_roles(reader, (r.name for r in spec.roles)),
+        groups=reader.get_all("/groups.json", "groups"),
+        custom_fields=reader.get("/custom_fields.json")["custom_fields"],
+        bot=bot,
+        shim_state=shim_state,
+        projects={p: _project(reader, p, bot and bot.get("id")) for p in projects},
+    )

@@ -1,0 +1,303 @@
+"""The provisioning spec: every Redmine object the project needs, generated from
+the configuration. It is the one source of truth: the shim's rake task applies
+it inside Redmine, `infoshare doctor` checks a live Redmine against it.
+
+The spec names things by their Redmine names (after the configuration's
+mapping), because that is what both Redmine and an administrator see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from plugin.policy.requirements import APPROVER_ONLY_FIELDS, SERVICE_OWNED_FIELDS, required_in_status
+from schemas.config import Config
+from schemas.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
+from schemas.record import FIELDS, ConfiguredValues, FieldDef
+
+SPEC_VERSION = 1
+S = StatusKey
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusSpec:
+    name: str
+    is_closed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackerSpec:
+    name: str
+    default_status: str
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    assignable: bool
+    permissions: tuple[str, ...]
+    # Issue permissions limited to some trackers (Redmine >= 3.4): permission ->
+    # tracker names. A permission absent here applies to all trackers.
+    tracker_permissions: dict[str, tuple[str, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupSpec:
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomFieldSpec:
+    name: str
+    field_format: str
+    possible_values: tuple[str, ...]
+    multiple: bool
+    is_filter: bool
+    trackers: tuple[str, ...]
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class TransitionSpec:
+    tracker: str
+    role: str
+    from_status: str
+    to_status: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldRuleSpec:
+    tracker: str
+    role: str
+    status: str
+    field: str  # a custom field's name
+    rule: str  # "required" | "readonly"
+
+
+@dataclasses.dataclass(frozen=True)
+class BotSpec:
+    login: str
+    firstname: str
+    lastname: str
+    mail: str
+    role: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    version: int
+    settings: dict[str, str]
+    statuses: tuple[StatusSpec, ...]
+    trackers: tuple[TrackerSpec, ...]
+    roles: tuple[RoleSpec, ...]
+    groups: tuple[GroupSpec, ...]
+    custom_fields: tuple[CustomFieldSpec, ...]
+    transitions: tuple[TransitionSpec, ...]
+    field_rules: tuple[FieldRuleSpec, ...]
+    bot: BotSpec
+    # The shim's own settings that follow from the configuration.
+    shim: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False)
+
+
+# --- Roles -----------------------------------------------------------------
+
+_ISSUE_WORK = (
+    "view_issues",
+    "add_issues",
+    "edit_issues",
+    "add_issue_notes",
+    "view_private_notes",
+    "set_notes_private",
+    "manage_issue_relations",
+    "view_issue_watchers",
+    "add_issue_watchers",
+)
+_PEOPLE = _ISSUE_WORK + ("save_queries", "view_calendar")
+
+_ROLE_PERMISSIONS: dict[RoleKey, tuple[str, ...]] = {
+    RoleKey.MASH_PRACTITIONER: _PEOPLE,
+    RoleKey.MASH_MANAGER: _PEOPLE,
+    RoleKey.INFORMATION_GOVERNANCE_LEAD: _PEOPLE,
+    # The service also deletes a request when a review's outcome is Destroy.
+    RoleKey.INFOSHARE_SERVICE: _ISSUE_WORK + ("delete_issues",),
+}
+
+# Which trackers each human role may create and edit issues of (all may view
+# and comment on all three).
+_EDITABLE_TRACKERS: dict[RoleKey, tuple[TrackerKey, ...]] = {
+    RoleKey.MASH_PRACTITIONER: (TrackerKey.INFORMATION_REQUEST, TrackerKey.ESCALATION),
+    RoleKey.MASH_MANAGER: (TrackerKey.INFORMATION_REQUEST, TrackerKey.ESCALATION),
+    RoleKey.INFORMATION_GOVERNANCE_LEAD: (TrackerKey.RETENTION_REVIEW,),
+}
+
+
+def _roles(config: Config) -> tuple[RoleSpec, ...]:
+    specs = []
+    for role in RoleKey:
+        tracker_permissions = {}
+        if role in _EDITABLE_TRACKERS:
+            names = tuple(config.names.tracker(t) for t in _EDITABLE_TRACKERS[role])
+            tracker_permissions = {"add_issues": names, "edit_issues": names}
+        specs.append(
+            RoleSpec(
+                name=config.names.role(role),
+                assignable=role is not RoleKey.INFOSHARE_SERVICE,
+                permissions=_ROLE_PERMISSIONS[role],
+                tracker_permissions=tracker_permissions,
+            )
+        )
+    return tuple(specs)
+
+
+# --- Workflow transitions ------------------------------------------------------
+
+# What a practitioner may do with a request. Moving out of Awaiting approval is
+# the approver's alone (R-APPROVAL, West Yorkshire procedures 3.5).
+_PRACTITIONER_REQUEST_MOVES = {
+    S.RECEIVED: (S.ASSESSING, S.AWAITING_APPROVAL, S.SHARED, S.NOT_SHARED, S.WITHDRAWN),
+    S.ASSESSING: (S.AWAITING_APPROVAL, S.SHARED, S.NOT_SHARED, S.WITHDRAWN),
+    S.APPROVED: (S.SHARED, S.NOT_SHARED, S.WITHDRAWN),
+}
+_APPROVER_REQUEST_MOVES = {
+    S.AWAITING_APPROVAL: (S.APPROVED, S.ASSESSING, S.NOT_SHARED),
+    # Reopening a closed request is a manager's call.
+    S.SHARED: (S.ASSESSING,),
+    S.NOT_SHARED: (S.ASSESSING,),
+    S.WITHDRAWN: (S.ASSESSING,),
+}
+_ESCALATION_MOVES = {S.IN_ESCALATION: (S.ESCALATION_RESOLVED,)}
+_ESCALATION_REOPEN = {S.ESCALATION_RESOLVED: (S.IN_ESCALATION,)}
+_REVIEW_MOVES = {S.REVIEW_DUE: (S.REVIEW_COMPLETED,)}
+
+
+def _moves(role: RoleKey, tracker: TrackerKey, approver: RoleKey) -> set[tuple[StatusKey, StatusKey]]:
+    def pairs(table) -> set[tuple[StatusKey, StatusKey]]:
+        return {(a, b) for a, targets in table.items() for b in targets}
+
+    if role is RoleKey.INFOSHARE_SERVICE:
+        # The service routes and reopens tickets, so it may make any move.
+        statuses = TRACKER_STATUSES[tracker]
+        return {(a, b) for a in statuses for b in statuses if a is not b}
+    moves: set[tuple[StatusKey, StatusKey]] = set()
+    if tracker is TrackerKey.INFORMATION_REQUEST and role in (RoleKey.MASH_PRACTITIONER, RoleKey.MASH_MANAGER, approver):
+        moves |= pairs(_PRACTITIONER_REQUEST_MOVES)
+        if role is approver:
+            moves |= pairs(_APPROVER_REQUEST_MOVES)
+    if tracker is TrackerKey.ESCALATION and role in (RoleKey.MASH_PRACTITIONER, RoleKey.MASH_MANAGER, approver):
+        moves |= pairs(_ESCALATION_MOVES)
+        if role in (RoleKey.MASH_MANAGER, approver):
+            moves |= pairs(_ESCALATION_REOPEN)
+    if tracker is TrackerKey.RETENTION_REVIEW and role is RoleKey.INFORMATION_GOVERNANCE_LEAD:
+        moves |= pairs(_REVIEW_MOVES)
+    return moves
+
+
+def _transitions(config: Config) -> tuple[TransitionSpec, ...]:
+    names = config.names
+    approver = config.approval.approver_role
+    out = []
+    for tracker in TrackerKey:
+        order = {s: i for i, s in enumerate(TRACKER_STATUSES[tracker])}
+        for role in RoleKey:
+            for a, b in sorted(_moves(role, tracker, approver), key=lambda p: (order[p[0]], order[p[1]])):
+                out.append(TransitionSpec(names.tracker(tracker), names.role(role), names.status(a), names.status(b)))
+    return tuple(out)
+
+
+# --- Field rules -----------------------------------------------------------------
+
+
+def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
+    names = config.names
+    approver = config.approval.approver_role
+    rules: list[FieldRuleSpec] = []
+    for tracker in TrackerKey:
+        for status in TRACKER_STATUSES[tracker]:
+            for role in HUMAN_ROLES:
+                readonly = []
+                if tracker is TrackerKey.INFORMATION_REQUEST:
+                    readonly += SERVICE_OWNED_FIELDS
+                    if role is not approver:
+                        readonly += APPROVER_ONLY_FIELDS
+                required = [f for f in required_in_status(tracker, status) if f not in readonly]
+                for field in required:
+                    rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "required"))
+                for field in readonly:
+                    rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "readonly"))
+    return tuple(rules)
+
+
+# --- Custom fields ------------------------------------------------------------------
+
+
+def possible_values(definition: FieldDef, config: Config) -> tuple[str, ...]:
+    if definition.values is ConfiguredValues.RETENTION_CATEGORIES:
+        return tuple(c.name for c in config.retention.categories)
+    if definition.values is ConfiguredValues.ESCALATION_STAGES:
+        return tuple(s.label for s in config.escalation.stages)
+    return definition.value_names()
+
+
+def _custom_fields(config: Config) -> tuple[CustomFieldSpec, ...]:
+    return tuple(
+        CustomFieldSpec(
+            name=config.names.field(d.key),
+            field_format=d.format.value,
+            possible_values=possible_values(d, config),
+            multiple=d.multiple,
+            is_filter=d.filter,
+            trackers=(config.names.tracker(d.tracker),),
+            description=d.description,
+        )
+        for d in FIELDS.values()
+    )
+
+
+# --- The whole spec -------------------------------------------------------------------
+
+_TRACKER_DESCRIPTIONS = {
+    TrackerKey.INFORMATION_REQUEST: "A request to share information, or a proactive disclosure, and the decision on it.",
+    TrackerKey.ESCALATION: "A disagreement about sharing, taken through the escalation and conflict resolution procedure.",
+    TrackerKey.RETENTION_REVIEW: "A scheduled review of whether a closed request's record is still needed.",
+}
+
+
+def build_spec(config: Config) -> Spec:
+    names = config.names
+    return Spec(
+        version=SPEC_VERSION,
+        settings={
+            "rest_api_enabled": "1",
+            # Escalation stages and approval routing assign tickets to groups.
+            "issue_group_assignment": "1",
+        },
+        statuses=tuple(StatusSpec(names.status(s), s in CLOSED_STATUSES) for s in StatusKey),
+        trackers=tuple(
+            TrackerSpec(names.tracker(t), names.status(TRACKER_STATUSES[t][0]), _TRACKER_DESCRIPTIONS[t]) for t in TrackerKey
+        ),
+        roles=_roles(config),
+        groups=tuple(GroupSpec(names.group(g)) for g in GroupKey),
+        custom_fields=_custom_fields(config),
+        transitions=_transitions(config),
+        field_rules=_field_rules(config),
+        bot=BotSpec(
+            login=config.redmine.bot_login,
+            firstname="InfoShare",
+            lastname="service",
+            mail=f"{config.redmine.bot_login}@infoshare.invalid",
+            role=names.role(RoleKey.INFOSHARE_SERVICE),
+        ),
+        shim={
+            "block_when_unreachable": [names.status(s) for s in config.gate.block_when_unreachable],
+            "gate_timeout_ms": config.gate.timeout_ms,
+        },
+    )

@@ -1,0 +1,1 @@
+"""The Redmine adapter: a python-redmine client with real timeouts and retries."""

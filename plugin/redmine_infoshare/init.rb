@@ -1,0 +1,24 @@
+# frozen_string_literal: true
+
+# redmine_infoshare: the Redmine side of InfoShare. It only carries messages
+# between Redmine and the InfoShare service (events after commit, the gate
+# before a save) and applies the provisioning spec the service generates. The
+# rules themselves live in the service; nothing here decides a case.
+
+Redmine::Plugin.register :redmine_infoshare do
+  name 'InfoShare for Redmine'
+  author 'InfoShare'
+  description 'Connects Redmine to the InfoShare service for MASH information requests'
+  version RedmineInfoshare::VERSION
+  requires_redmine version_or_higher: '5.0.0'
+
+  settings default: RedmineInfoshare::Settings.defaults,
+           partial: 'settings/infoshare_settings'
+end
+
+# Applied here rather than in a to_prepare block: Redmine 5 runs init.rb inside
+# its own to_prepare, where a nested one would never fire. The guard keeps it
+# single when Redmine 6 runs init.rb again on reload.
+unless Issue.included_modules.include?(RedmineInfoshare::IssuePatch)
+  Issue.include RedmineInfoshare::IssuePatch
+end

@@ -1,0 +1,68 @@
+# frozen_string_literal: true
+
+module RedmineInfoshare
+  # The plugin's settings, stored by Redmine (Administration > Plugins). The
+  # service URL and the secret may instead come from the environment of the
+  # Redmine process, which wins, so a deployment can keep the secret out of the
+  # database.
+  module Settings
+    ENV_SERVICE_URL = 'INFOSHARE_SERVICE_URL'
+    ENV_SECRET = 'INFOSHARE_WEBHOOK_SECRET'
+
+    def self.defaults
+      {
+        'service_url' => '',
+        'secret' => '',
+        'trackers' => [],
+        'block_when_unreachable' => [],
+        'gate_timeout_ms' => '2000',
+        'events_enabled' => '1'
+      }
+    end
+
+    def self.stored
+      value = Setting.plugin_redmine_infoshare
+      value.is_a?(Hash) ? defaults.merge(value.stringify_keys) : defaults
+    end
+
+    def self.service_url
+      ENV[ENV_SERVICE_URL].presence || stored['service_url'].to_s.strip
+    end
+
+    def self.secret
+      ENV[ENV_SECRET].presence || stored['secret'].to_s
+    end
+
+    def self.service_url_from_env?
+      ENV[ENV_SERVICE_URL].present?
+    end
+
+    def self.secret_from_env?
+      ENV[ENV_SECRET].present?
+    end
+
+    def self.tracker_names
+      Array(stored['trackers']).map(&:to_s).reject(&:blank?)
+    end
+
+    def self.block_when_unreachable
+      Array(stored['block_when_unreachable']).map(&:to_s).reject(&:blank?)
+    end
+
+    def self.gate_timeout_seconds
+      [stored['gate_timeout_ms'].to_i, 100].max / 1000.0
+    end
+
+    def self.events_enabled?
+      stored['events_enabled'].to_s == '1'
+    end
+
+    def self.configured?
+      service_url.present? && secret.present?
+    end
+
+    def self.handles?(issue)
+      issue.tracker.present? && tracker_names.include?(issue.tracker.name)
+    end
+  end
+end

@@ -1,0 +1,230 @@
+"""The service's own durable state, in SQLAlchemy Core: the inbox of accepted
+deliveries (unique delivery id) and the schema version.
+
+SQLite file by default; PostgreSQL by URL when several web instances share it.
+Tables are created (and later migrated) by `Store.migrate()`, which every
+process calls at start-up; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from schemas.events import Event, event_from_json, event_to_json
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+class DeliveryStatus(str, enum.Enum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"  # will be retried
+    PARKED = "parked"  # gave up after max attempts; retried by hand
+
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("event_type", sa.String(40), nullable=False),
+    sa.Column("issue_id", sa.Integer, nullable=False),
+    sa.Column("journal_id", sa.Integer, nullable=True),
+    sa.Column("payload", sa.Text, nullable=True),  # cleared after keep_processed_days
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, default=DeliveryStatus.PENDING.value),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("outcome", sa.String(200), nullable=True),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_deliveries_status_id", "status", "id"),
+    sa.Index("ix_deliveries_issue", "issue_id", "id"),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def create_store_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # WAL lets the web workers append while the worker reads; busy
+            # timeout makes concurrent writers wait instead of failing.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str, engine: Engine | None = None):
+        self.url = url
+        self.engine = engine or create_store_engine(url)
+
+    # -- schema ---------------------------------------------------------------
+
+    def migrate(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(schema_info.c.version).where(schema_info.c.id == 1)).first()
+            if row is None:
+                conn.execute(sa.insert(schema_info).values(id=1, version=SCHEMA_VERSION))
+            elif row.version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"The store at {self.safe_url()} has schema version {row.version}, newer than this "
+                    f"release understands ({SCHEMA_VERSION}); upgrade the service before starting it."
+                )
+
+    def safe_url(self) -> str:
+        """The URL without its password, for messages."""
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def _insert(self):
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            return sqlite.insert(deliveries)
+        if dialect == "postgresql":
+            return postgresql.insert(deliveries)
+        raise RuntimeError(f"unsupported store dialect {dialect}; use SQLite or PostgreSQL")
+
+    # -- inbox ------------------------------------------------------------------
+
+    def accept(self, event: Event, now: dt.datetime | None = None) -> bool:
+        """Store a verified event. Returns False when its delivery id was
+        already stored (a redelivery): nothing is written then."""
+        stmt = (
+            self._insert()
+            .values(
+                delivery_id=event.delivery_id,
+                source=event.source.value,
+                event_type=event.type.value,
+                issue_id=event.issue_id,
+                journal_id=event.journal_id,
+                payload=json.dumps(event_to_json(event), separators=(",", ":")),
+                received_at=now or utcnow(),
+                status=DeliveryStatus.PENDING.value,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=["delivery_id"])
+        )
+        with self.engine.begin() as conn:
+            result = conn.execute(stmt)
+            return result.rowcount == 1
+
+    def pending(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Deliveries still to process, oldest first (so each issue's events
+        are handled in the order they were accepted)."""
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value]))
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def load_event(self, row: dict[str, Any]) -> Event:
+        return event_from_json(json.loads(row["payload"]))
+
+    def mark_processed(self, row_id: int, outcome: str, now: dt.datetime | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == row_id)
+                .values(
+                    status=DeliveryStatus.PROCESSED.value,
+                    outcome=outcome[:200],
+                    processed_at=now or utcnow(),
+                    attempts=deliveries.c.attempts + 1,
+                    last_error=None,
+                )
+            )
+
+    def mark_failed(self, row_id: int, error: str, max_attempts: int) -> DeliveryStatus:
+        """Record a failed attempt; park the delivery once it has used its
+        attempts so it no longer holds up the rest of the inbox."""
+        with self.engine.begin() as conn:
+            attempts = conn.execute(sa.select(deliveries.c.attempts).where(deliveries.c.id == row_id)).scalar_one() + 1
+            status = DeliveryStatus.PARKED if attempts >= max_attempts else DeliveryStatus.FAILED
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == row_id)
+                .values(status=status.value, attempts=attempts, last_error=error[:2000])
+            )
+            return status
+
+    def get(self, delivery_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(deliveries).where(deliveries.c.delivery_id == delivery_id)).first()
+            return dict(row._mapping) if row else None
+
+    def deliveries_for_issue(self, issue_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries).where(deliveries.c.issue_id == issue_id).order_by(deliveries.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status))
+            found = {status: n for status, n in rows}
+        return {s.value: found.get(s.value, 0) for s in DeliveryStatus}
+
+    def purge_payloads(self, keep_days: int, now: dt.datetime | None = None) -> int:
+        """Drop the personal data carried in processed payloads after the
+        configured days; the row (ids, type, outcome) stays as the record that
+        the delivery happened."""
+        cutoff = (now or utcnow()) - dt.timedelta(days=keep_days)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.status == DeliveryStatus.PROCESSED.value,
+                    deliveries.c.processed_at < cutoff,
+                    deliveries.c.payload.is_not(None),
+                )
+                .values(payload=None)
+            )
+            return result.rowcount
+
+    def iter_all(self) -> Iterator[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(deliveries).order_by(deliveries.c.id)):
+                yield {**row._mapping, "received_at": _as_utc(row.received_at)}

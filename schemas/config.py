@@ -1,0 +1,675 @@
+"""The configuration file (`config.toml`) as a marshmallow schema.
+
+Loading returns a frozen `Config`. Every error names the key it is about (see
+`flatten_errors`), so an administrator can fix the file without reading code.
+No I/O here: reading the file and the environment is `plugin.config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import re
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import holidays
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+
+from schemas.names import GroupKey, RoleKey, StatusKey, TrackerKey
+from schemas.record import FieldKey, RequestChannel, Urgency
+
+# ---------------------------------------------------------------------------
+# The Config value objects
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class RedmineConfig:
+    url: str
+    api_key: str
+    bot_login: str
+    projects: tuple[str, ...]
+    connect_timeout: float
+    read_timeout: float
+    retries: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceConfig:
+    public_url: str
+    database_url: str
+    max_body_bytes: int
+    log_level: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookConfig:
+    secret: str
+    timestamp_tolerance_seconds: int
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    timeout_ms: int
+    # Status changes refused while the service cannot be reached; any other
+    # save goes through and the reconciler checks it later (ARCHITECTURE.md).
+    block_when_unreachable: tuple[StatusKey, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Names:
+    trackers: Mapping[TrackerKey, str]
+    statuses: Mapping[StatusKey, str]
+    roles: Mapping[RoleKey, str]
+    groups: Mapping[GroupKey, str]
+    fields: Mapping[FieldKey, str]
+
+    def tracker(self, key: TrackerKey) -> str:
+        return self.trackers[key]
+
+    def status(self, key: StatusKey) -> str:
+        return self.statuses[key]
+
+    def role(self, key: RoleKey) -> str:
+        return self.roles[key]
+
+    def group(self, key: GroupKey) -> str:
+        return self.groups[key]
+
+    def field(self, key: FieldKey) -> str:
+        return self.fields[key]
+
+    def field_keys_by_name(self) -> dict[str, FieldKey]:
+        return {name: key for key, name in self.fields.items()}
+
+    def status_keys_by_name(self) -> dict[str, StatusKey]:
+        return {name: key for key, name in self.statuses.items()}
+
+    def tracker_keys_by_name(self) -> dict[str, TrackerKey]:
+        return {name: key for key, name in self.trackers.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovalConfig:
+    channels: tuple[RequestChannel, ...]
+    trusted_domains: tuple[str, ...]
+    approver_role: RoleKey
+    approvers_group: GroupKey
+
+
+class TargetUnit(str, enum.Enum):
+    WORKING_HOURS = "working hours"
+    WORKING_DAYS = "working days"
+
+
+@dataclasses.dataclass(frozen=True)
+class ResponseTarget:
+    amount: int
+    unit: TargetUnit
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.value}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CalendarConfig:
+    country: str
+    subdivision: str | None
+    timezone: str
+    working_day_start: dt.time
+    working_day_end: dt.time
+    extra_closed_days: tuple[dt.date, ...]
+
+
+ASSIGNEE_OWNER = "assignee"
+
+
+@dataclasses.dataclass(frozen=True)
+class EscalationStage:
+    number: int
+    name: str
+    # ASSIGNEE_OWNER (the request's assignee, practitioner to practitioner) or a group.
+    owner: str
+    working_days: int
+    urgent_working_days: int
+    notify_partnership: bool
+
+    @property
+    def label(self) -> str:
+        """The value of the `Escalation stage` list field for this stage."""
+        return f"Stage {self.number}: {self.name}"
+
+    @property
+    def owner_group(self) -> GroupKey | None:
+        return None if self.owner == ASSIGNEE_OWNER else GroupKey(self.owner)
+
+
+@dataclasses.dataclass(frozen=True)
+class EscalationConfig:
+    stages: tuple[EscalationStage, ...]
+    urgent_start_stage: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionCategory:
+    name: str
+    years: int
+
+
+class DestroyMode(str, enum.Enum):
+    """What Destroy does to the request once the disposal record is written."""
+
+    DELETE = "delete"
+    ANONYMISE = "anonymise"
+
+
+# What Anonymise may clear: the issue's own subject and description, or a
+# custom field of the request.
+CORE_PERSONAL_FIELDS = ("subject", "description")
+
+
+@dataclasses.dataclass(frozen=True)
+class RetentionConfig:
+    categories: tuple[RetentionCategory, ...]
+    review_lead_days: int
+    reminder_days_before: tuple[int, ...]
+    overdue_reminder_every_days: int
+    max_retain_years: int
+    anonymise_fields: tuple[str, ...]
+    redaction_marker: str
+    destroy: DestroyMode
+
+    def category(self, name: str) -> RetentionCategory | None:
+        return next((c for c in self.categories if c.name == name), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconcilerConfig:
+    interval_minutes: int
+    overlap_minutes: int
+    breach_assignee: GroupKey
+
+
+@dataclasses.dataclass(frozen=True)
+class InboxConfig:
+    poll_seconds: float
+    max_attempts: int
+    keep_processed_days: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    redmine: RedmineConfig
+    service: ServiceConfig
+    webhook: WebhookConfig
+    gate: GateConfig
+    names: Names
+    approval: ApprovalConfig
+    urgency: Mapping[Urgency, ResponseTarget]
+    calendar: CalendarConfig
+    escalation: EscalationConfig
+    retention: RetentionConfig
+    reconciler: ReconcilerConfig
+    inbox: InboxConfig
+    # Where the file was read from, for messages and `var/stack.json`.
+    source: str = ""
+
+    @property
+    def gated_trackers(self) -> tuple[str, ...]:
+        return tuple(self.names.trackers[k] for k in TrackerKey)
+
+
+# ---------------------------------------------------------------------------
+# Defaults (DOMAIN.md)
+# ---------------------------------------------------------------------------
+
+DEFAULT_STAGES = (
+    {"number": 1, "name": "Practitioner to practitioner", "owner": ASSIGNEE_OWNER, "working_days": 2},
+    {"number": 2, "name": "Manager to manager", "owner": GroupKey.MASH_MANAGERS.value, "working_days": 5},
+    {"number": 3, "name": "Senior manager", "owner": GroupKey.HEADS_OF_SERVICE.value, "working_days": 5},
+    {
+        "number": 4,
+        "name": "Safeguarding partnership",
+        "owner": GroupKey.SAFEGUARDING_PARTNERSHIP.value,
+        "working_days": 14,
+    },
+)
+
+DEFAULT_CATEGORIES = (
+    {"name": "No further action", "years": 6},
+    {"name": "Early help", "years": 6},
+    {"name": "Child in need", "years": 6},
+    {"name": "Child protection", "years": 35},
+    {"name": "Allegation against staff", "years": 10},
+)
+
+DEFAULT_ANONYMISE_FIELDS = (
+    "subject",
+    "description",
+    FieldKey.REQUESTER_NAME.value,
+    FieldKey.REQUESTER_EMAIL.value,
+    FieldKey.REQUESTER_PHONE.value,
+    FieldKey.INFORMATION_REQUESTED.value,
+    FieldKey.INFORMATION_SHARED.value,
+    FieldKey.SHARED_WITH.value,
+)
+
+DEFAULT_URGENCY = {"Red": "4 working hours", "Amber": "1 working day", "Green": "3 working days"}
+
+
+# ---------------------------------------------------------------------------
+# Schemas
+# ---------------------------------------------------------------------------
+
+_ENV_SECRET_HINT = "set it in the file or in the environment variable {env}"
+
+
+class _Strict(Schema):
+    """Unknown keys are errors (a misspelt key must not be silently ignored).
+
+    `defaults_to_load` lists keys whose default is raw data that still has to
+    go through the nested schema (marshmallow does not load `load_default`)."""
+
+    defaults_to_load: dict[str, Any] = {}
+
+    class Meta:
+        unknown = RAISE
+
+    @pre_load
+    def fill_defaults(self, data, **_):
+        if not isinstance(data, Mapping):
+            return data
+        filled = dict(data)
+        for key, default in self.defaults_to_load.items():
+            if key not in filled:
+                filled[key] = default() if callable(default) else default
+        return filled
+
+
+def _http_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValidationError("must be an http:// or https:// URL, for example http://127.0.0.1:3000")
+
+
+def _one_of(enum_cls) -> validate.OneOf:
+    choices = [m.value for m in enum_cls]
+    return validate.OneOf(choices, error="must be one of: " + ", ".join(choices))
+
+
+class RedmineSchema(_Strict):
+    url = fields.String(required=True, validate=_http_url)
+    # Empty here means "read INFOSHARE_REDMINE_API_KEY" (plugin.config fills it in).
+    api_key = fields.String(load_default="")
+    bot_login = fields.String(load_default="infoshare-bot", validate=validate.Length(min=1))
+    projects = fields.List(fields.String(validate=validate.Length(min=1)), load_default=list)
+    connect_timeout = fields.Float(load_default=3.0, validate=validate.Range(min=0.1, max=60))
+    read_timeout = fields.Float(load_default=15.0, validate=validate.Range(min=0.1, max=300))
+    retries = fields.Integer(load_default=3, validate=validate.Range(min=0, max=10))
+
+    @post_load
+    def make(self, data, **_):
+        if not data["api_key"]:
+            raise ValidationError(
+                "is missing: the InfoShare service's Redmine API key; "
+                + _ENV_SECRET_HINT.format(env="INFOSHARE_REDMINE_API_KEY"),
+                "api_key",
+            )
+        data["projects"] = tuple(data["projects"])
+        return RedmineConfig(**data)
+
+
+class ServiceSchema(_Strict):
+    public_url = fields.String(load_default="http://127.0.0.1:5005", validate=_http_url)
+    database_url = fields.String(load_default="sqlite:///var/infoshare.sqlite3", validate=validate.Length(min=1))
+    max_body_bytes = fields.Integer(load_default=1_048_576, validate=validate.Range(min=1024, max=64 * 1_048_576))
+    log_level = fields.String(
+        load_default="INFO",
+        validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR"], error="must be one of DEBUG, INFO, WARNING, ERROR"),
+    )
+
+    @post_load
+    def make(self, data, **_):
+        return ServiceConfig(**data)
+
+
+class WebhookSchema(_Strict):
+    secret = fields.String(load_default="")
+    timestamp_tolerance_seconds = fields.Integer(load_default=300, validate=validate.Range(min=10, max=3600))
+
+    @post_load
+    def make(self, data, **_):
+        if len(data["secret"]) < 16:
+            raise ValidationError(
+                "is missing or shorter than 16 characters: the secret shared with Redmine that signs "
+                "events; " + _ENV_SECRET_HINT.format(env="INFOSHARE_WEBHOOK_SECRET"),
+                "secret",
+            )
+        return WebhookConfig(**data)
+
+
+class GateSchema(_Strict):
+    timeout_ms = fields.Integer(load_default=2000, validate=validate.Range(min=100, max=30_000))
+    block_when_unreachable = fields.List(
+        fields.String(validate=_one_of(StatusKey)),
+        load_default=lambda: [StatusKey.SHARED.value, StatusKey.APPROVED.value, StatusKey.NOT_SHARED.value],
+    )
+
+    @post_load
+    def make(self, data, **_):
+        return GateConfig(data["timeout_ms"], tuple(StatusKey(s) for s in data["block_when_unreachable"]))
+
+
+def _names_schema(enum_cls) -> type[Schema]:
+    attrs = {m.value: fields.String(load_default=m.default_name, validate=validate.Length(min=1)) for m in enum_cls}
+    return type(f"{enum_cls.__name__}NamesSchema", (_Strict,), attrs)
+
+
+class NamesSchema(_Strict):
+    defaults_to_load = {"trackers": dict, "statuses": dict, "roles": dict, "groups": dict, "fields": dict}
+
+    trackers = fields.Nested(_names_schema(TrackerKey))
+    statuses = fields.Nested(_names_schema(StatusKey))
+    roles = fields.Nested(_names_schema(RoleKey))
+    groups = fields.Nested(_names_schema(GroupKey))
+    fields_ = fields.Nested(_names_schema(FieldKey), data_key="fields")
+
+    @post_load
+    def make(self, data, **_):
+        sections = {
+            "trackers": TrackerKey,
+            "statuses": StatusKey,
+            "roles": RoleKey,
+            "groups": GroupKey,
+            "fields_": FieldKey,
+        }
+        built = {}
+        for attr, enum_cls in sections.items():
+            given = data[attr]
+            mapping = {m: given.get(m.value, m.default_name) for m in enum_cls}
+            duplicates = sorted({n for n in mapping.values() if list(mapping.values()).count(n) > 1})
+            if duplicates:
+                raise ValidationError(
+                    f"names must be distinct; used more than once: {', '.join(duplicates)}",
+                    "fields" if attr == "fields_" else attr,
+                )
+            built[attr.rstrip("_")] = mapping
+        return Names(**built)
+
+
+class ApprovalSchema(_Strict):
+    channels = fields.List(
+        fields.String(validate=_one_of(RequestChannel)),
+        load_default=lambda: [RequestChannel.PHONE.value, RequestChannel.EMAIL.value, RequestChannel.SECURE_EMAIL.value],
+    )
+    trusted_domains = fields.List(fields.String(), load_default=list)
+    approver_role = fields.String(load_default=RoleKey.MASH_MANAGER.value, validate=_one_of(RoleKey))
+    approvers_group = fields.String(load_default=GroupKey.MASH_MANAGERS.value, validate=_one_of(GroupKey))
+
+    @validates_schema
+    def check_domains(self, data, **_):
+        bad = [d for d in data.get("trusted_domains", []) if not _DOMAIN_RE.match(d.strip().lower())]
+        if bad:
+            raise ValidationError(
+                f"not a domain name: {', '.join(repr(b) for b in bad)}; write a bare domain such as nhs.net",
+                "trusted_domains",
+            )
+
+    @post_load
+    def make(self, data, **_):
+        return ApprovalConfig(
+            channels=tuple(RequestChannel(c) for c in data["channels"]),
+            trusted_domains=tuple(d.strip().lower() for d in data["trusted_domains"]),
+            approver_role=RoleKey(data["approver_role"]),
+            approvers_group=GroupKey(data["approvers_group"]),
+        )
+
+
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_TARGET_RE = re.compile(r"^\s*(\d+)\s+working\s+(hour|hours|day|days)\s*$", re.IGNORECASE)
+
+
+def parse_response_target(text: str) -> ResponseTarget:
+    match = _TARGET_RE.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise ValidationError(f"{text!r} is not a response target; write for example \"4 working hours\" or \"3 working days\"")
+    unit = TargetUnit.WORKING_HOURS if match.group(2).lower().startswith("hour") else TargetUnit.WORKING_DAYS
+    return ResponseTarget(int(match.group(1)), unit)
+
+
+class UrgencySchema(_Strict):
+    targets = fields.Dict(keys=fields.String(validate=_one_of(Urgency)), values=fields.String(), load_default=dict)
+
+    @post_load
+    def make(self, data, **_):
+        merged = {**DEFAULT_URGENCY, **data["targets"]}
+        out = {}
+        for level, text in merged.items():
+            try:
+                out[Urgency(level)] = parse_response_target(text)
+            except ValidationError as err:
+                raise ValidationError({"targets": {level: err.messages}}) from None
+        return out
+
+
+class CalendarSchema(_Strict):
+    country = fields.String(load_default="GB")
+    subdivision = fields.String(load_default="ENG", allow_none=True)
+    timezone = fields.String(load_default="Europe/London")
+    working_day_start = fields.Time(load_default=dt.time(9, 0), format="%H:%M")
+    working_day_end = fields.Time(load_default=dt.time(17, 0), format="%H:%M")
+    extra_closed_days = fields.List(fields.Date(), load_default=list)
+
+    @validates_schema
+    def check_region(self, data, **_):
+        supported = holidays.list_supported_countries()
+        country = data.get("country", "GB")
+        if country not in supported:
+            raise ValidationError(f"{country!r} is not a country the holidays library knows; use an ISO code such as GB", "country")
+        subdivision = data.get("subdivision", "ENG")
+        if subdivision and subdivision not in supported[country]:
+            raise ValidationError(
+                f"{subdivision!r} is not a subdivision of {country}; use one of: {', '.join(supported[country])}",
+                "subdivision",
+            )
+        try:
+            import zoneinfo
+
+            zoneinfo.ZoneInfo(data.get("timezone", "Europe/London"))
+        except Exception:
+            raise ValidationError("is not a known time zone; use an IANA name such as Europe/London", "timezone") from None
+        start, end = data.get("working_day_start", dt.time(9)), data.get("working_day_end", dt.time(17))
+        if start >= end:
+            raise ValidationError("must be before working_day_end", "working_day_start")
+
+    @post_load
+    def make(self, data, **_):
+        data["subdivision"] = data["subdivision"] or None
+        data["extra_closed_days"] = tuple(data["extra_closed_days"])
+        return CalendarConfig(**data)
+
+
+class StageSchema(_Strict):
+    number = fields.Integer(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    owner = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            [ASSIGNEE_OWNER] + [g.value for g in GroupKey],
+            error="must be \"assignee\" (the request's assignee) or one of the groups: " + ", ".join(g.value for g in GroupKey),
+        ),
+    )
+    working_days = fields.Integer(required=True, validate=validate.Range(min=1, error="must be a positive number of working days"))
+    urgent_working_days = fields.Integer(load_default=1, validate=validate.Range(min=1, error="must be a positive number of working days"))
+    notify_partnership = fields.Boolean(load_default=False)
+
+    @post_load
+    def make(self, data, **_):
+        return EscalationStage(**data)
+
+
+class EscalationSchema(_Strict):
+    defaults_to_load = {"stages": lambda: [dict(s) for s in DEFAULT_STAGES]}
+
+    stages = fields.List(fields.Nested(StageSchema))
+    urgent_start_stage = fields.Integer(load_default=2)
+
+    @post_load
+    def make(self, data, **_):
+        stages = tuple(data["stages"])
+        if not stages:
+            raise ValidationError("at least one stage is needed", "stages")
+        numbers = [s.number for s in stages]
+        if numbers != list(range(1, len(stages) + 1)):
+            raise ValidationError(f"stages must be numbered 1, 2, 3 ... in order; found {numbers}", "stages")
+        names = [s.name for s in stages]
+        if len(set(names)) != len(names):
+            raise ValidationError("stage names must be distinct", "stages")
+        if not 1 <= data["urgent_start_stage"] <= len(stages):
+            raise ValidationError(f"must be a stage number between 1 and {len(stages)}", "urgent_start_stage")
+        return EscalationConfig(stages, data["urgent_start_stage"])
+
+
+class CategorySchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    years = fields.Integer(required=True, validate=validate.Range(min=1, max=100, error="must be between 1 and 100 years"))
+
+    @post_load
+    def make(self, data, **_):
+        return RetentionCategory(**data)
+
+
+_ANONYMISABLE = list(CORE_PERSONAL_FIELDS) + [f.value for f in FieldKey]
+
+
+class RetentionSchema(_Strict):
+    defaults_to_load = {"categories": lambda: [dict(c) for c in DEFAULT_CATEGORIES]}
+
+    categories = fields.List(fields.Nested(CategorySchema))
+    review_lead_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365))
+    reminder_days_before = fields.List(fields.Integer(validate=validate.Range(min=0, max=365)), load_default=lambda: [30, 7, 0])
+    overdue_reminder_every_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90))
+    max_retain_years = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    anonymise_fields = fields.List(
+        fields.String(validate=validate.OneOf(_ANONYMISABLE, error="must be subject, description or a field key such as requester_name")),
+        load_default=lambda: list(DEFAULT_ANONYMISE_FIELDS),
+    )
+    redaction_marker = fields.String(load_default="[redacted under retention review]", validate=validate.Length(min=1, max=100))
+    destroy = fields.String(
+        load_default=DestroyMode.DELETE.value,
+        validate=_one_of(DestroyMode),
+    )
+
+    @post_load
+    def make(self, data, **_):
+        categories = tuple(data["categories"])
+        if not categories:
+            raise ValidationError("at least one retention category is needed", "categories")
+        names = [c.name for c in categories]
+        if len(set(names)) != len(names):
+            raise ValidationError("category names must be distinct", "categories")
+        return RetentionConfig(
+            categories=categories,
+            review_lead_days=data["review_lead_days"],
+            reminder_days_before=tuple(sorted(set(data["reminder_days_before"]), reverse=True)),
+            overdue_reminder_every_days=data["overdue_reminder_every_days"],
+            max_retain_years=data["max_retain_years"],
+            anonymise_fields=tuple(data["anonymise_fields"]),
+            redaction_marker=data["redaction_marker"],
+            destroy=DestroyMode(data["destroy"]),
+        )
+
+
+class ReconcilerSchema(_Strict):
+    interval_minutes = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1440))
+    overlap_minutes = fields.Integer(load_default=5, validate=validate.Range(min=0, max=1440))
+    breach_assignee = fields.String(load_default=GroupKey.MASH_MANAGERS.value, validate=_one_of(GroupKey))
+
+    @post_load
+    def make(self, data, **_):
+        return ReconcilerConfig(data["interval_minutes"], data["overlap_minutes"], GroupKey(data["breach_assignee"]))
+
+
+class InboxSchema(_Strict):
+    poll_seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0.05, max=60))
+    max_attempts = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+    keep_processed_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=3650))
+
+    @post_load
+    def make(self, data, **_):
+        return InboxConfig(**data)
+
+
+class ConfigSchema(_Strict):
+    defaults_to_load = {
+        key: dict
+        for key in ("service", "webhook", "gate", "names", "approval", "urgency", "calendar", "escalation", "retention", "reconciler", "inbox")
+    }
+
+    redmine = fields.Nested(RedmineSchema, required=True)
+    service = fields.Nested(ServiceSchema)
+    webhook = fields.Nested(WebhookSchema)
+    gate = fields.Nested(GateSchema)
+    names = fields.Nested(NamesSchema)
+    approval = fields.Nested(ApprovalSchema)
+    urgency = fields.Nested(UrgencySchema)
+    calendar = fields.Nested(CalendarSchema)
+    escalation = fields.Nested(EscalationSchema)
+    retention = fields.Nested(RetentionSchema)
+    reconciler = fields.Nested(ReconcilerSchema)
+    inbox = fields.Nested(InboxSchema)
+
+    @post_load
+    def make(self, data, **_):
+        return Config(**data)
+
+
+# ---------------------------------------------------------------------------
+# Errors that name their key
+# ---------------------------------------------------------------------------
+
+_MESSAGE_REWRITES = {
+    "Unknown field.": "unknown key; check its spelling against config.example.toml",
+    "Missing data for required field.": "is required",
+    "Not a valid integer.": "must be a whole number",
+    "Not a valid number.": "must be a number",
+    "Not a valid boolean.": "must be true or false",
+    "Not a valid string.": "must be a text value in quotes",
+    "Not a valid list.": "must be a list, for example [\"a\", \"b\"]",
+    "Not a valid date.": "must be a date written YYYY-MM-DD",
+    "Not a valid time.": "must be a time written HH:MM",
+    "Invalid input type.": "must be a table (a [section] in TOML)",
+}
+
+
+def _humanise(message: str) -> str:
+    return _MESSAGE_REWRITES.get(message, message)
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> list[str]:
+    """Turn marshmallow's nested error dict into lines "key.path: message".
+    List positions are shown counting from 1, as a person reads the file."""
+    lines: list[str] = []
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            if isinstance(key, int):
+                path = f"{prefix}[{key + 1}]"
+            elif key == "_schema":
+                path = prefix
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            lines.extend(flatten_errors(value, path))
+    elif isinstance(messages, (list, tuple)):
+        for value in messages:
+            lines.extend(flatten_errors(value, prefix))
+    else:
+        lines.append(f"{prefix or '(top level)'}: {_humanise(str(messages))}")
+    return lines
+
+
+def load_config_data(data: Mapping[str, Any], source: str = "") -> Config:
+    """Validate already-parsed configuration data. Raises ValidationError."""
+    config = ConfigSchema().load(dict(data))
+    return dataclasses.replace(config, source=source)

@@ -1,0 +1,286 @@
+"""Event payloads: the shim's signed format and Redmine 7's native webhook
+format, both normalised to one internal `Event`.
+
+The issue inside an event is Redmine's REST shape (as `GET /issues/:id.json`
+returns it). Unknown keys inside the issue and journal are kept, so a newer
+Redmine adding attributes does not break delivery; the parts the service relies
+on are validated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any
+
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+
+
+class EventType(str, enum.Enum):
+    ISSUE_CREATED = "issue.created"
+    ISSUE_UPDATED = "issue.updated"
+    ISSUE_DELETED = "issue.deleted"
+
+
+class EventSource(str, enum.Enum):
+    SHIM = "shim"  # redmine_infoshare on Redmine 5.x/6.x
+    REDMINE_NATIVE = "redmine7"  # Redmine 7 native webhooks
+
+
+KNOWN_EVENT_TYPES = tuple(t.value for t in EventType)
+
+
+class UnknownEventType(ValueError):
+    def __init__(self, given: Any):
+        self.given = given
+        shown = given if isinstance(given, str) and len(given) <= 60 else "(not a short string)"
+        super().__init__(
+            f"Unknown event type {shown!r}; this service accepts {', '.join(KNOWN_EVENT_TYPES)}. "
+            "Other Redmine webhook types should not be sent to /v1/events."
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One delivery, normalised. `issue` and `journal` are REST-shaped dicts."""
+
+    delivery_id: str
+    source: EventSource
+    type: EventType
+    occurred_at: dt.datetime
+    issue: dict[str, Any]
+    journal: dict[str, Any] | None
+    actor_id: int | None
+    actor_login: str | None
+
+    @property
+    def issue_id(self) -> int:
+        return int(self.issue["id"])
+
+    @property
+    def journal_id(self) -> int | None:
+        return int(self.journal["id"]) if self.journal and self.journal.get("id") is not None else None
+
+    @property
+    def tracker_name(self) -> str | None:
+        return (self.issue.get("tracker") or {}).get("name")
+
+
+# --- REST shapes -----------------------------------------------------------
+
+
+class _Ref(Schema):
+    """{id, name} references such as tracker, status, project, user."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Integer(required=True, strict=True)
+    name = fields.String(allow_none=True)
+
+
+class _CustomFieldValue(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Integer(required=True, strict=True)
+    name = fields.String(required=True)
+    multiple = fields.Boolean()
+    value = fields.Raw(allow_none=True)
+
+    @validates_schema
+    def value_shape(self, data, **_):
+        value = data.get("value")
+        ok = value is None or isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        )
+        if not ok:
+            raise ValidationError("must be a string, a list of strings or null", "value")
+
+
+class IssueSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    project = fields.Nested(_Ref, required=True)
+    tracker = fields.Nested(_Ref, required=True)
+    status = fields.Nested(_Ref, required=True)
+    subject = fields.String(allow_none=True)
+    custom_fields = fields.List(fields.Nested(_CustomFieldValue), load_default=list)
+
+
+class _JournalDetail(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    property = fields.String(required=True)
+    name = fields.String(load_default=None, allow_none=True)  # shim's name for prop_key
+    prop_key = fields.String(load_default=None, allow_none=True)
+    old_value = fields.Raw(allow_none=True, load_default=None)
+    value = fields.Raw(allow_none=True, load_default=None, data_key="value")
+    new_value = fields.Raw(allow_none=True, load_default=None)
+
+    @post_load
+    def normalise(self, data, **_):
+        # Redmine's REST journal details say `name` and `new_value`; Redmine 7's
+        # webhook says `prop_key` and `value`. Keep one spelling: REST's.
+        key = data.pop("prop_key", None)
+        data["name"] = data.get("name") or key
+        value = data.pop("value", None)
+        if data.get("new_value") is None:
+            data["new_value"] = value
+        return data
+
+
+class JournalSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.Integer(required=True, strict=True)
+    notes = fields.String(allow_none=True, load_default=None)
+    private_notes = fields.Boolean(load_default=False)
+    user = fields.Nested(_Ref, allow_none=True, load_default=None)
+    details = fields.List(fields.Nested(_JournalDetail), load_default=list)
+
+
+def _event_type(value: Any) -> EventType:
+    try:
+        return EventType(value)
+    except ValueError:
+        raise UnknownEventType(value) from None
+
+
+class _TypedEvent(Schema):
+    """Checks the event type before anything else, so another kind of webhook
+    (say a project event) is told its type is unknown rather than that its
+    payload lacks an issue."""
+
+    @pre_load
+    def known_type(self, data, **_):
+        if isinstance(data, dict) and "type" in data:
+            _event_type(data["type"])
+        return data
+
+
+# --- The shim's format ------------------------------------------------------
+
+
+class _Actor(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.Integer(allow_none=True, load_default=None)
+    login = fields.String(allow_none=True, load_default=None)
+
+
+class ShimEventSchema(_TypedEvent):
+    """Body POSTed by redmine_infoshare; signed over `timestamp.body`."""
+
+    class Meta:
+        unknown = RAISE
+
+    delivery_id = fields.UUID(required=True)
+    type = fields.String(required=True)
+    occurred_at = fields.AwareDateTime(required=True, default_timezone=dt.timezone.utc)
+    actor = fields.Nested(_Actor, load_default=dict)
+    issue = fields.Nested(IssueSchema, required=True)
+    journal = fields.Nested(JournalSchema, allow_none=True, load_default=None)
+
+    @post_load
+    def make(self, data, **_):
+        actor = data.get("actor") or {}
+        return Event(
+            delivery_id=str(data["delivery_id"]),
+            source=EventSource.SHIM,
+            type=_event_type(data["type"]),
+            occurred_at=data["occurred_at"].astimezone(dt.timezone.utc),
+            issue=data["issue"],
+            journal=data.get("journal"),
+            actor_id=actor.get("id"),
+            actor_login=actor.get("login"),
+        )
+
+
+# --- Redmine 7 native webhooks ---------------------------------------------
+
+
+class _NativeData(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    issue = fields.Nested(IssueSchema, required=True)
+    journal = fields.Nested(JournalSchema, allow_none=True, load_default=None)
+
+
+class NativeEventSchema(_TypedEvent):
+    """Redmine 7: {"type", "timestamp", "data": {"issue", "journal"}}, signed
+    over the body only (X-Redmine-Signature-256), with no delivery id."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(required=True)
+    timestamp = fields.AwareDateTime(required=True, default_timezone=dt.timezone.utc)
+    data = fields.Nested(_NativeData, required=True)
+
+    @post_load
+    def make(self, data, **_):
+        event_type = _event_type(data["type"])
+        issue = data["data"]["issue"]
+        journal = data["data"].get("journal")
+        actor = (journal or {}).get("user") or issue.get("author") or {}
+        return Event(
+            delivery_id=native_delivery_id(event_type, issue, journal, data["timestamp"]),
+            source=EventSource.REDMINE_NATIVE,
+            type=event_type,
+            occurred_at=data["timestamp"].astimezone(dt.timezone.utc),
+            issue=issue,
+            journal=journal,
+            actor_id=actor.get("id") if isinstance(actor, dict) else None,
+            actor_login=None,
+        )
+
+
+def native_delivery_id(event_type: EventType, issue: dict, journal: dict | None, timestamp: dt.datetime) -> str:
+    """Redmine 7 sends no delivery id; the content identity (event type, issue,
+    journal) is one, so a redelivery of the same change is recognised.
+    A creation has no journal, and an update without a journal (rare) falls
+    back to the issue's updated_on."""
+    if journal and journal.get("id") is not None:
+        version = f"j{journal['id']}"
+    else:
+        version = f"u{issue.get('updated_on') or timestamp.isoformat()}"
+    return f"redmine7:{event_type.value}:{issue['id']}:{version}"
+
+
+# --- Stored form --------------------------------------------------------------
+
+
+class StoredEventSchema(Schema):
+    """How an accepted Event is kept in the inbox (JSON column)."""
+
+    class Meta:
+        unknown = RAISE
+
+    delivery_id = fields.String(required=True)
+    source = fields.Enum(EventSource, by_value=True, required=True)
+    type = fields.Enum(EventType, by_value=True, required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    issue = fields.Dict(required=True)
+    journal = fields.Dict(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    actor_login = fields.String(allow_none=True)
+
+    @post_load
+    def make(self, data, **_):
+        return Event(**data)
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    return StoredEventSchema().dump(event)
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    return StoredEventSchema().load(data)

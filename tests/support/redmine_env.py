@@ -1,0 +1,182 @@
+"""Real Redmine instances for tests.
+
+Building a provisioned Redmine takes ~20 s (migrate, default data, provision,
+demo users), so it is done once per content hash and kept as SQLite files in
+var/cache/redmine-snapshots/<hash>/. Each test session then gets its own
+instance: a copy of the snapshot, its own ports, the real shim, and the real
+service (gunicorn) and worker, exactly as the local stack runs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from plugin.devstack import debian, processes
+from plugin.devstack.stack import PROJECT_DIR, Stack
+from plugin.provisioning.spec import build_spec
+from plugin.store import Store
+
+SNAPSHOT_ROOT = PROJECT_DIR / "var" / "cache" / "redmine-snapshots"
+FILES_IN_KEY = (
+    PROJECT_DIR / "plugin" / "devstack" / "demo.py",
+    PROJECT_DIR / "plugin" / "devstack" / "debian.py",
+    PROJECT_DIR / "plugin" / "devstack" / "stack.py",
+)
+
+
+def _redmine_package_version() -> str:
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "redmine"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def _tree_digest(root: Path, h) -> None:
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(path.read_bytes())
+
+
+def snapshot_key() -> str:
+    """Changes whenever anything that shapes the snapshot changes."""
+    h = hashlib.sha256()
+    probe = Stack(root=Path(tempfile.gettempdir()) / "infoshare-probe", instance_name="probe", redmine_port=1, service_port=2)
+    h.update(build_spec(probe._provisioning_config(secret="0" * 32)).dumps().encode())
+    _tree_digest(debian.SHIM_SOURCE, h)
+    for f in FILES_IN_KEY:
+        h.update(f.read_bytes())
+    h.update(_redmine_package_version().encode())
+    return h.hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    dir: Path
+
+    @property
+    def fresh_db(self) -> Path:
+        return self.dir / "fresh.sqlite3"
+
+    @property
+    def fresh_admin_key(self) -> str:
+        return (self.dir / "fresh-admin.key").read_text().strip()
+
+    @property
+    def db(self) -> Path:
+        return self.dir / "provisioned.sqlite3"
+
+    @property
+    def admin_key(self) -> str:
+        return (self.dir / "admin.key").read_text().strip()
+
+    @property
+    def bot_key(self) -> str:
+        return (self.dir / "bot.key").read_text().strip()
+
+    @property
+    def secret(self) -> str:
+        return (self.dir / "secret").read_text().strip()
+
+
+def _build_snapshot(target: Path) -> None:
+    work = Path(tempfile.mkdtemp(prefix="infoshare-snapshot-"))
+    stack = Stack(
+        root=work,
+        instance_name=f"infoshare-snap-{os.getpid()}",
+        redmine_port=processes.free_port(),
+        service_port=processes.free_port(),
+    )
+    try:
+        stack.prepare_redmine()
+        stack.instance.enable_api_access(work / "fresh-admin.key")
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        shutil.copy2(stack.instance.db_path, staging / "fresh.sqlite3")
+        shutil.copy2(work / "fresh-admin.key", staging / "fresh-admin.key")
+        stack.provision()
+        stack.start_redmine()
+        stack.seed_demo()
+        stack.down()
+        shutil.copy2(stack.instance.db_path, staging / "provisioned.sqlite3")
+        shutil.copy2(stack.admin_key_path, staging / "admin.key")
+        shutil.copy2(stack.bot_key_path, staging / "bot.key")
+        (staging / "secret").write_text(stack.config().webhook.secret)
+        staging.rename(target)
+    finally:
+        stack.down()
+        stack.instance.remove()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def snapshot() -> Snapshot:
+    """The provisioned snapshot for the current code, built if missing."""
+    debian.require_debian_redmine()
+    debian.ensure_web_server_gem()
+    debian.install_shim()
+    SNAPSHOT_ROOT.mkdir(parents=True, exist_ok=True)
+    target = SNAPSHOT_ROOT / snapshot_key()
+    with open(SNAPSHOT_ROOT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time (CI and a developer)
+        if not (target / "secret").exists():
+            _build_snapshot(target)
+    return Snapshot(target)
+
+
+class LiveStack(Stack):
+    """A Stack started from a snapshot for one test session."""
+
+    snapshot: Snapshot
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot, root: Path, *, use_fresh: bool = False, smtp_port: int | None = None) -> "LiveStack":
+        stack = cls(
+            root=root,
+            instance_name=f"infoshare-test-{os.getpid()}-{root.name}",
+            redmine_port=processes.free_port(),
+            service_port=processes.free_port(),
+            smtp_port=smtp_port,
+        )
+        stack.snapshot = snap
+        stack.instance.remove()
+        stack.instance.create()
+        stack.instance.configure_email(smtp_port)
+        shutil.copy2(snap.fresh_db if use_fresh else snap.db, stack.instance.db_path)
+        stack.admin_key_path.parent.mkdir(parents=True, exist_ok=True)
+        stack.admin_key_path.write_text(snap.fresh_admin_key if use_fresh else snap.admin_key)
+        stack.bot_key_path.write_text(snap.bot_key)
+        stack.write_config(api_key=snap.bot_key, secret=snap.secret)
+        return stack
+
+    def _secret(self) -> str:
+        return self.snapshot.secret
+
+    def store(self) -> Store:
+        return Store(self.config().service.database_url)
+
+    def wait_for_deliveries(self, issue_id: int, count: int, timeout: float = 15.0) -> list[dict]:
+        """The inbox rows of an issue, once at least `count` have arrived."""
+        store = self.store()
+        deadline = time.monotonic() + timeout
+        rows: list[dict] = []
+        while time.monotonic() < deadline:
+            try:
+                rows = store.deliveries_for_issue(issue_id)
+            except sa.exc.OperationalError:
+                rows = []  # the service has not created its tables yet
+            if len(rows) >= count:
+                return rows
+            time.sleep(0.1)
+        raise AssertionError(f"expected {count} deliveries for issue {issue_id} within {timeout} s, got {len(rows)}")
+
+    def teardown(self) -> None:
+        self.down()
+        self.instance.remove()

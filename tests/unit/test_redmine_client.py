@@ -1,0 +1,89 @@
+"""The Redmine client's HTTP behaviour: timeouts on every call, bounded
+retries for reads only. `responses` is right here: the HTTP shape is under test."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+from redminelib.exceptions import ServerError
+
+from plugin.redmine.client import TimeoutRetryEngine, make_redmine
+from tests.unit.conftest import make_config
+
+URL = "http://redmine.test"
+
+
+def client(**redmine):
+    config = make_config(redmine={"url": URL, **redmine})
+    r = make_redmine(config.redmine)
+    r.engine._sleep = lambda s: None
+    return r
+
+
+@responses.activate
+def test_every_request_carries_the_configured_timeouts():
+    responses.get(f"{URL}/trackers.json", json={"trackers": []})
+    r = client(connect_timeout=1.5, read_timeout=7)
+    seen = {}
+    original = r.engine.session.request
+
+    def spy(method, url, **kwargs):
+        seen.update(kwargs)
+        return original(method, url, **kwargs)
+
+    r.engine.session.request = spy
+    r.engine.request("get", f"{URL}/trackers.json")
+    assert seen["timeout"] == (1.5, 7.0)
+    assert responses.calls[0].request.headers["X-Redmine-API-Key"] == "bot-key"
+
+
+@responses.activate
+def test_reads_are_retried_after_a_busy_answer():
+    responses.get(f"{URL}/issues/1.json", status=503)
+    responses.get(f"{URL}/issues/1.json", json={"issue": {"id": 1}})
+    assert client().engine.request("get", f"{URL}/issues/1.json") == {"issue": {"id": 1}}
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_reads_are_retried_after_a_connection_error_then_give_up():
+    for _ in range(3):
+        responses.get(f"{URL}/issues/1.json", body=requests.ConnectionError("refused"))
+    with pytest.raises(requests.ConnectionError):
+        client(retries=2).engine.request("get", f"{URL}/issues/1.json")
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_writes_are_not_retried():
+    responses.put(f"{URL}/issues/1.json", status=503)
+    with pytest.raises(Exception):
+        client().engine.request("put", f"{URL}/issues/1.json", data={"issue": {"notes": "once"}})
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_persistent_server_error_surfaces():
+    responses.get(f"{URL}/issues/1.json", status=500)
+    with pytest.raises(ServerError):
+        client().engine.request("get", f"{URL}/issues/1.json")
+    assert len(responses.calls) == 1  # 500 is not a transient "busy"
+
+
+def test_backoff_grows_and_is_jittered():
+    engine = TimeoutRetryEngine(backoff=1.0, key="k")
+    delays = [engine._delay(a) for a in range(4) for _ in range(20)]
+    assert all(0 <= d <= 8 for d in delays)
+    assert len(set(delays)) > 1
+
+
+@responses.activate
+def test_impersonation_header():
+    responses.get(f"{URL}/users/current.json", json={"user": {"id": 3}})
+    config = make_config(redmine={"url": URL})
+    r = make_redmine(config.redmine, api_key="admin-key", impersonate="practitioner1")
+    r.engine.request("get", f"{URL}/users/current.json")
+    headers = responses.calls[0].request.headers
+    assert headers["X-Redmine-Switch-User"] == "practitioner1"
+    assert headers["X-Redmine-API-Key"] == "admin-key"

@@ -1,0 +1,25 @@
+"""gunicorn settings for the InfoShare web service:
+`gunicorn -c python:webhooks.gunicorn_conf "webhooks:create_app()"`.
+
+Values can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("INFOSHARE_BIND", "127.0.0.1:5005")
+# The gate is on Redmine's save path: several workers so one slow Redmine
+# call elsewhere never queues a gate decision.
+workers = int(os.environ.get("INFOSHARE_WEB_WORKERS", max(2, multiprocessing.cpu_count())))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Bounded request line and headers; the body limit is the app's (service.max_body_bytes).
+limit_request_line = 8190
+limit_request_fields = 50
+# The access log would carry query strings; the app logs what matters, by id.
+accesslog = None
+errorlog = "-"
+# Several services may run on one host; gunicorn's control socket would clash.
+control_socket_disable = True
