@@ -100,3 +100,37 @@ def test_issues_of_other_trackers_are_not_sent(live, rest):
     # bug's would have too.
     live.wait_for_deliveries(marker, 1)
     assert live.store().deliveries_for_issue(issue.id) == []
+
+
+def test_the_running_service_refuses_bad_deliveries_with_json_errors(live):
+    """The same refusals as the unit tests, through gunicorn and the real
+    network path: nothing stored for any of them, a duplicate stored once."""
+    import time
+
+    import requests
+
+    from tests.support.payloads import encode, shim_event, shim_headers
+
+    url = f"{live.service_url}/v1/events"
+    secret = live.config().webhook.secret
+    issue_id = 990001
+    good = encode(shim_event(issue_id, delivery_id="0b7d8a52-8a0e-4d7e-9a7a-2a1b3c4d5e6f"))
+    big = shim_event(issue_id)
+    big["issue"]["description"] = "x" * (live.config().service.max_body_bytes + 1)
+    cases = [
+        (good, {**shim_headers(secret, good), "X-InfoShare-Signature": "sha256=" + "0" * 64}, 401, "bad_signature"),
+        (good, shim_headers(secret, good, timestamp=int(time.time()) - 3600), 401, "stale_timestamp"),
+        (b"{oops", shim_headers(secret, b"{oops"), 400, "malformed_json"),
+        (encode(shim_event(issue_id, type="issue.moved")), None, 422, "unknown_event_type"),
+        (encode(big), None, 413, "body_too_large"),
+    ]
+    for body, headers, status, code in cases:
+        r = requests.post(url, data=body, headers=headers or shim_headers(secret, body), timeout=10)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code)
+        assert r.json()["error"]["message"]
+    assert live.store().deliveries_for_issue(issue_id) == []
+
+    first = requests.post(url, data=good, headers=shim_headers(secret, good), timeout=10)
+    again = requests.post(url, data=good, headers=shim_headers(secret, good), timeout=10)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert len(live.store().deliveries_for_issue(issue_id)) == 1
