@@ -80,15 +80,13 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
 @click.option("--once", is_flag=True, help="Drain the inbox once and exit.")
 @pass_ctx
 def worker(ctx: Context, once: bool) -> None:
-    """Process accepted events from the inbox."""
-    from plugin.inbox import InboxWorker, record_event
-    from plugin.store import Store
+    """Process accepted events from the inbox (judge each save, record
+    breaches, apply actions)."""
+    from plugin.services import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    store = Store(config.service.database_url)
-    store.migrate()
-    inbox = InboxWorker(store, record_event, max_attempts=config.inbox.max_attempts, keep_processed_days=config.inbox.keep_processed_days)
+    inbox = build_services(config).inbox_worker()
     if once:
         result = inbox.drain()
         click.echo(json.dumps(result.__dict__))
@@ -97,6 +95,111 @@ def worker(ctx: Context, once: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     inbox.run_forever(config.inbox.poll_seconds, stop)
+
+
+@main.command()
+@pass_ctx
+def scheduler(ctx: Context) -> None:
+    """Run the scheduled jobs (reconciler, timers) and the inbox worker.
+    Run exactly one."""
+    from plugin.jobs.scheduler import run
+    from plugin.services import build_services
+
+    configure_logging(ctx.config.service.log_level)
+    run(build_services(ctx.config))
+
+
+def _parse_since(value: str | None, config: Config):
+    import datetime as dt
+    import zoneinfo
+
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter("write a date or time such as 2026-11-21 or 2026-11-21T09:30", param_hint="--since") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(config.calendar.timezone))
+    return moment
+
+
+@main.command()
+@click.option("--since", metavar="TIME", help="Check issues updated since this time (default: the stored cursor less the overlap).")
+@click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@pass_ctx
+def reconcile(ctx: Context, since: str | None, dry_run: bool) -> None:
+    """Re-check every InfoShare issue updated since the cursor, including each
+    save since then; record breaches and compensate."""
+    from plugin.services import build_services
+
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    report = build_services(config, dry_run=dry_run, echo=click.echo).enforcer.reconcile(_parse_since(since, config))
+    prefix = "Dry run: " if dry_run else ""
+    click.echo(
+        f"{prefix}checked {report.issues} issue(s) updated since {report.window_start.isoformat()}: "
+        f"{report.new_breaches} new breach(es), {report.resolved_breaches} resolved, {report.actions_applied} action(s) applied."
+    )
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Include resolved breaches.")
+@pass_ctx
+def breaches(ctx: Context, show_all: bool) -> None:
+    """List rule violations that got past the gate."""
+    from plugin.store import Store
+
+    store = Store(ctx.config.service.database_url)
+    store.migrate()
+    rows = store.all_breaches() if show_all else store.open_breaches()
+    if not rows:
+        click.echo("No breaches." if show_all else "No open breaches.")
+        return
+    click.echo(f"{'id':>5}  {'issue':>6}  {'rule':12}  {'field':32}  {'what':16}  {'detected':25}  {'by':10}  status")
+    for b in rows:
+        click.echo(
+            f"{b['id']:>5}  #{b['issue_id']:<5}  {b['rule']:12}  {(b['field'] or '-'):32}  {b['code']:16}  "
+            f"{b['detected_at'].isoformat(timespec='seconds'):25}  {b['detected_by']:10}  {b['status']}"
+        )
+    click.echo(f"{len(rows)} breach(es).")
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@pass_ctx
+def audit_verify(ctx: Context) -> None:
+    """Check that no entry was changed, removed or reordered."""
+    from plugin.audit import AuditLog
+    from plugin.store import Store
+
+    store = Store(ctx.config.service.database_url)
+    store.migrate()
+    result = AuditLog(store).verify()
+    if result.ok:
+        click.echo(f"Audit log intact: {result.entries} entries. Head hash {result.head_hash}.")
+        return
+    click.echo(f"Audit log NOT intact: {result.problem}. The first {result.entries} entries are intact.")
+    sys.exit(1)
+
+
+@audit.command("show")
+@click.option("--issue", "issue_id", type=int, help="Only entries about this issue.")
+@pass_ctx
+def audit_show(ctx: Context, issue_id: int | None) -> None:
+    """Print audit entries (ids, rules and outcomes only)."""
+    from plugin.audit import AuditLog
+    from plugin.store import Store
+
+    store = Store(ctx.config.service.database_url)
+    store.migrate()
+    for entry in AuditLog(store).entries(issue_id=issue_id):
+        issue = f"#{entry['issue_id']}" if entry["issue_id"] else "-"
+        click.echo(f"{entry['seq']:>6}  {entry['recorded_at']}  {entry['kind']:16} {entry['source']:11} {issue:>7}  {entry['rule'] or '-':12} {json.dumps(entry['detail'], sort_keys=True)}")
 
 
 @main.command()

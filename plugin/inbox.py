@@ -24,12 +24,6 @@ class EventProcessor(Protocol):
         """Handle one event; return a short outcome (no personal data)."""
 
 
-def record_event(event: Event) -> str:
-    """The processor until rules are wired in: the event is verified, stored
-    and acknowledged; there is nothing more to do with it."""
-    return "recorded"
-
-
 @dataclasses.dataclass
 class DrainResult:
     processed: int = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -60,6 +61,69 @@ deliveries = sa.Table(
 )
 
 
+class BreachStatus(str, enum.Enum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+# A rule violation that got past the gate (R-AUDIT). `open_key` is set while
+# the breach is open and unique, so the worker and the reconciler finding the
+# same violation at once record it once; it is cleared when resolved.
+breaches = sa.Table(
+    "breaches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("issue_id", sa.Integer, nullable=False),
+    sa.Column("rule", sa.String(20), nullable=False),
+    sa.Column("field", sa.String(60), nullable=True),
+    sa.Column("code", sa.String(40), nullable=False),
+    sa.Column("journal_id", sa.Integer, nullable=True),  # the save that introduced it; None = creation
+    sa.Column("user_id", sa.Integer, nullable=True),  # who made that save (a Redmine user id)
+    sa.Column("detected_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detected_by", sa.String(20), nullable=False),  # event | reconciler
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("open_key", sa.String(200), nullable=True, unique=True),
+    sa.Index("ix_breaches_issue", "issue_id"),
+)
+
+# Where each periodic job got to (the reconciler's updated-since cursor).
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("value", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+# The audit log (see plugin/audit.py). `recorded_at` is ISO text so it is
+# hashed exactly as stored.
+GENESIS = "0" * 64
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("source", sa.String(30), nullable=False),
+    sa.Column("issue_id", sa.Integer, nullable=True),
+    sa.Column("rule", sa.String(20), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_issue", "issue_id"),
+)
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -100,12 +164,21 @@ class Store:
     # -- schema ---------------------------------------------------------------
 
     def migrate(self) -> None:
-        metadata.create_all(self.engine)
+        # Every process migrates at start-up, several at once under gunicorn:
+        # a table another process created a moment ago is not an error.
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(schema_info.c.version).where(schema_info.c.id == 1)).first()
-            if row is None:
-                conn.execute(sa.insert(schema_info).values(id=1, version=SCHEMA_VERSION))
-            elif row.version > SCHEMA_VERSION:
+            conn.execute(self._insert(schema_info).values(id=1, version=SCHEMA_VERSION).on_conflict_do_nothing(index_elements=["id"]))
+            conn.execute(self._insert(audit_head).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["id"]))
+            row = conn.execute(sa.select(schema_info.c.version).where(schema_info.c.id == 1)).one()
+            if row.version > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"The store at {self.safe_url()} has schema version {row.version}, newer than this "
                     f"release understands ({SCHEMA_VERSION}); upgrade the service before starting it."
@@ -115,12 +188,13 @@ class Store:
         """The URL without its password, for messages."""
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
-    def _insert(self):
+    def _insert(self, table: sa.Table):
+        """An INSERT that can say ON CONFLICT DO NOTHING, in this store's dialect."""
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
-            return sqlite.insert(deliveries)
+            return sqlite.insert(table)
         if dialect == "postgresql":
-            return postgresql.insert(deliveries)
+            return postgresql.insert(table)
         raise RuntimeError(f"unsupported store dialect {dialect}; use SQLite or PostgreSQL")
 
     # -- inbox ------------------------------------------------------------------
@@ -129,7 +203,7 @@ class Store:
         """Store a verified event. Returns False when its delivery id was
         already stored (a redelivery): nothing is written then."""
         stmt = (
-            self._insert()
+            self._insert(deliveries)
             .values(
                 delivery_id=event.delivery_id,
                 source=event.source.value,
@@ -223,6 +297,73 @@ class Store:
                 .values(payload=None)
             )
             return result.rowcount
+
+    # -- breaches -----------------------------------------------------------------
+
+    def open_breach(
+        self,
+        *,
+        issue_id: int,
+        rule: str,
+        field: str | None,
+        code: str,
+        identity: str,
+        journal_id: int | None,
+        user_id: int | None,
+        detected_by: str,
+        now: dt.datetime | None = None,
+    ) -> int | None:
+        """Record a breach unless the same one is already open. Returns the new
+        breach's id, or None when it was already recorded."""
+        values = dict(
+            issue_id=issue_id,
+            rule=rule,
+            field=field,
+            code=code,
+            journal_id=journal_id,
+            user_id=user_id,
+            detected_at=now or utcnow(),
+            detected_by=detected_by,
+            status=BreachStatus.OPEN.value,
+            open_key=f"{issue_id}:{identity}",
+        )
+        try:
+            with self.engine.begin() as conn:
+                return conn.execute(sa.insert(breaches).values(**values)).inserted_primary_key[0]
+        except sa.exc.IntegrityError:
+            return None
+
+    def open_breaches(self, issue_id: int | None = None) -> list[dict[str, Any]]:
+        query = sa.select(breaches).where(breaches.c.status == BreachStatus.OPEN.value).order_by(breaches.c.id)
+        if issue_id is not None:
+            query = query.where(breaches.c.issue_id == issue_id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def resolve_breach(self, breach_id: int, now: dt.datetime | None = None) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(breaches)
+                .where(breaches.c.id == breach_id, breaches.c.status == BreachStatus.OPEN.value)
+                .values(status=BreachStatus.RESOLVED.value, resolved_at=now or utcnow(), open_key=None)
+            )
+            return result.rowcount == 1
+
+    def all_breaches(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(breaches).order_by(breaches.c.id))]
+
+    # -- cursors ------------------------------------------------------------------
+
+    def cursor(self, name: str) -> dt.datetime | None:
+        with self.engine.connect() as conn:
+            return _as_utc(conn.execute(sa.select(cursors.c.value).where(cursors.c.name == name)).scalar())
+
+    def set_cursor(self, name: str, value: dt.datetime) -> None:
+        with self.engine.begin() as conn:
+            updated = conn.execute(sa.update(cursors).where(cursors.c.name == name).values(value=value)).rowcount
+            if not updated:
+                conn.execute(sa.insert(cursors).values(name=name, value=value))
 
     def iter_all(self) -> Iterator[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -56,6 +56,9 @@ class GateConfig:
     # Status changes refused while the service cannot be reached; any other
     # save goes through and the reconciler checks it later (ARCHITECTURE.md).
     block_when_unreachable: tuple[StatusKey, ...]
+    # Administrators' saves are never refused (they repair records, as they
+    # bypass Redmine's required fields); what they break is logged as a breach.
+    admins_bypass: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +92,14 @@ class Names:
 
     def tracker_keys_by_name(self) -> dict[str, TrackerKey]:
         return {name: key for key, name in self.trackers.items()}
+
+    def key_maps(self) -> dict[str, dict]:
+        """The name -> key maps `schemas.record.issue_state` reads an issue with."""
+        return {
+            "tracker_keys": self.tracker_keys_by_name(),
+            "status_keys": self.status_keys_by_name(),
+            "field_keys": self.field_keys_by_name(),
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -356,10 +367,11 @@ class GateSchema(_Strict):
         fields.String(validate=_one_of(StatusKey)),
         load_default=lambda: [StatusKey.SHARED.value, StatusKey.APPROVED.value, StatusKey.NOT_SHARED.value],
     )
+    admins_bypass = fields.Boolean(load_default=True)
 
     @post_load
     def make(self, data, **_):
-        return GateConfig(data["timeout_ms"], tuple(StatusKey(s) for s in data["block_when_unreachable"]))
+        return GateConfig(data["timeout_ms"], tuple(StatusKey(s) for s in data["block_when_unreachable"]), data["admins_bypass"])
 
 
 def _names_schema(enum_cls) -> type[Schema]:

@@ -8,10 +8,11 @@ contract and are not renamed per site (field *names* are, see `FieldKey`).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 from typing import Any, Iterable, Mapping
 
-from schemas.names import TrackerKey, _Named
+from schemas.names import StatusKey, TrackerKey, _Named
 
 
 class FieldFormat(str, enum.Enum):
@@ -377,3 +378,94 @@ def custom_field_values(issue_custom_fields: Iterable[Mapping[str, Any]], names_
             values[key] = cf.get("value")
     return values
 
+
+
+# --- A typed snapshot of an issue -------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class IssueState:
+    """What the rules look at: one issue at one moment, with custom fields by
+    logical key. Values stay as Redmine stores them (strings, lists of strings
+    for multiple fields, None or "" when empty); the helpers interpret them."""
+
+    id: int | None
+    tracker: TrackerKey | None  # None: a tracker InfoShare does not handle
+    status: StatusKey | None
+    fields: Mapping[FieldKey, Any]
+    project_id: int | None = None
+    author_id: int | None = None
+    assigned_to_id: int | None = None
+    created_on: dt.datetime | None = None
+
+    def raw(self, key: FieldKey) -> Any:
+        return self.fields.get(key)
+
+    def is_set(self, key: FieldKey) -> bool:
+        return not is_blank(self.fields.get(key))
+
+    def value(self, key: FieldKey) -> str | None:
+        """A single-valued field's value, or None when empty."""
+        value = self.fields.get(key)
+        if isinstance(value, (list, tuple)):
+            value = next((v for v in value if not is_blank(v)), None)
+        return None if is_blank(value) else str(value)
+
+    def values(self, key: FieldKey) -> tuple[str, ...]:
+        value = self.fields.get(key)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(str(v) for v in items if not is_blank(v))
+
+    def flag(self, key: FieldKey) -> bool:
+        """A boolean field is yes only when Redmine stores "1"."""
+        return self.value(key) == BOOL_TRUE
+
+    def date(self, key: FieldKey) -> dt.date | None:
+        value = self.value(key)
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+
+    def is_one_of(self, key: FieldKey, allowed: Iterable[enum.Enum]) -> bool:
+        return self.value(key) in {a.value for a in allowed}
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A Redmine timestamp ("2026-11-21T10:00:00Z") as an aware datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _ref_id(value: Any) -> int | None:
+    return value.get("id") if isinstance(value, Mapping) else None
+
+
+def issue_state(
+    issue: Mapping[str, Any],
+    *,
+    tracker_keys: Mapping[str, TrackerKey],
+    status_keys: Mapping[str, StatusKey],
+    field_keys: Mapping[str, FieldKey],
+) -> IssueState:
+    """Read a REST-shaped issue (`GET /issues/:id.json`, an event, a gate
+    call) with the site's names mapped to logical keys."""
+    tracker = issue.get("tracker") or {}
+    status = issue.get("status") or {}
+    return IssueState(
+        id=issue.get("id"),
+        tracker=tracker_keys.get(tracker.get("name")),
+        status=status_keys.get(status.get("name")),
+        fields=custom_field_values(issue.get("custom_fields") or [], field_keys),
+        project_id=_ref_id(issue.get("project")),
+        author_id=_ref_id(issue.get("author")),
+        assigned_to_id=_ref_id(issue.get("assigned_to")),
+        created_on=parse_time(issue.get("created_on")),
+    )

@@ -12,7 +12,8 @@ from plugin.config import load_config
 from plugin.logs import configure_logging
 from plugin.store import Store
 from schemas.config import Config
-from webhooks import events, health
+from plugin.audit import AuditLog
+from webhooks import events, gate, health
 from webhooks.errors import register_error_handlers
 
 
@@ -29,8 +30,10 @@ def create_app(config: Config | None = None, store: Store | None = None, *, conf
         INFOSHARE=config,
         INFOSHARE_STORE=store,
         INFOSHARE_SECRETS=(config.webhook.secret,),
+        INFOSHARE_AUDIT=AuditLog(store),
     )
     register_error_handlers(app)
     app.register_blueprint(events.bp)
+    app.register_blueprint(gate.bp)
     app.register_blueprint(health.bp)
     return app

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 
 import sqlalchemy.exc
 from flask import Blueprint, current_app, jsonify, request
@@ -12,53 +10,11 @@ from marshmallow import ValidationError
 
 from schemas.config import flatten_errors
 from schemas.events import Event, NativeEventSchema, ShimEventSchema, UnknownEventType
+from webhooks.delivery import is_native, parse_object, verify
 from webhooks.errors import ApiError
-from webhooks.signing import (
-    NATIVE_SIGNATURE_HEADER,
-    SHIM_SIGNATURE_HEADER,
-    SHIM_TIMESTAMP_HEADER,
-    SignatureError,
-    verify_native,
-    verify_shim,
-)
 
 log = logging.getLogger("infoshare.events")
 bp = Blueprint("events", __name__)
-
-
-def _is_native(req) -> bool:
-    return NATIVE_SIGNATURE_HEADER in req.headers and SHIM_SIGNATURE_HEADER not in req.headers
-
-
-def _verify(body: bytes, native: bool) -> None:
-    config = current_app.config["INFOSHARE"]
-    secrets = current_app.config["INFOSHARE_SECRETS"]
-    try:
-        if native:
-            verify_native(secrets, request.headers.get(NATIVE_SIGNATURE_HEADER), body)
-        else:
-            verify_shim(
-                secrets,
-                request.headers.get(SHIM_TIMESTAMP_HEADER),
-                request.headers.get(SHIM_SIGNATURE_HEADER),
-                body,
-                now=time.time(),
-                tolerance_seconds=config.webhook.timestamp_tolerance_seconds,
-            )
-    except SignatureError as exc:
-        log.warning("delivery refused", extra={"error_code": exc.code, "path": request.path})
-        raise ApiError(401, exc.code, str(exc)) from None
-
-
-def _parse(body: bytes) -> dict:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ApiError(400, "malformed_json", f"The body is not valid JSON{where}.") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "malformed_json", "The body must be a JSON object.")
-    return data
 
 
 def _load(data: dict, native: bool) -> Event:
@@ -79,9 +35,9 @@ def _load(data: dict, native: bool) -> Event:
 @bp.post("/v1/events")
 def receive_event():
     body = request.get_data(cache=False)
-    native = _is_native(request)
-    _verify(body, native)
-    event = _load(_parse(body), native)
+    native = is_native()
+    verify(body, allow_native=True)
+    event = _load(parse_object(body), native)
 
     config = current_app.config["INFOSHARE"]
     if event.tracker_name not in config.gated_trackers:

@@ -207,9 +207,10 @@ class Stack:
             ]
             proc = processes.start(argv, log_path=self.log("web"), pid_path=self.pid("web"), env=self.service_env(), cwd=PROJECT_DIR)
             processes.wait_http(f"{self.service_url}/healthz", timeout=timeout, proc=proc, log_path=self.log("web"))
-        if not processes.read_pid(self.pid("worker")):
-            argv = [str(BIN_DIR / "infoshare"), "--config", str(self.config_path), "worker"]
-            processes.start(argv, log_path=self.log("worker"), pid_path=self.pid("worker"), env=self.service_env(), cwd=PROJECT_DIR)
+        if not processes.read_pid(self.pid("scheduler")):
+            # The scheduler runs the timed jobs and drains the inbox.
+            argv = [str(BIN_DIR / "infoshare"), "--config", str(self.config_path), "scheduler"]
+            processes.start(argv, log_path=self.log("scheduler"), pid_path=self.pid("scheduler"), env=self.service_env(), cwd=PROJECT_DIR)
 
     # -- whole stack ------------------------------------------------------------------
 
@@ -242,10 +243,10 @@ class Stack:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("worker", "web", "redmine"):
+        for name in ("scheduler", "worker", "web", "redmine"):
             if processes.stop_pidfile(self.pid(name)):
                 stopped.append(name)
         return stopped
 
     def status(self) -> dict[str, bool]:
-        return {name: processes.read_pid(self.pid(name)) is not None for name in ("redmine", "web", "worker")}
+        return {name: processes.read_pid(self.pid(name)) is not None for name in ("redmine", "web", "scheduler")}

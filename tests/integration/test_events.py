@@ -4,10 +4,8 @@ service as a verified event, with the right fields and journal details."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 from plugin.devstack.demo import DEMO_PASSWORD
-from plugin.devstack.stack import BIN_DIR
 from schemas.events import event_from_json
 from schemas.names import StatusKey, TrackerKey
 from schemas.record import FieldKey
@@ -59,19 +57,11 @@ def test_rest_create_and_update_arrive_as_verified_events(live, rest):
     assert updated_row["journal_id"] == journal["id"]
 
 
-def test_worker_records_each_event_as_processed(live, rest):
+def test_worker_judges_each_event_and_records_it_as_processed(live, rest):
     issue_id = rest.create_issue("practitioner2", intake_values(), subject="Worker check")
-    live.wait_for_deliveries(issue_id, 1)
-    rows = []
-    for _ in range(100):
-        rows = live.store().deliveries_for_issue(issue_id)
-        if rows and all(r["status"] == "processed" for r in rows):
-            break
-        subprocess.run(["sleep", "0.1"])
-    assert rows and all(r["status"] == "processed" and r["outcome"] == "recorded" for r in rows)
-    counts = subprocess.run(
-        [str(BIN_DIR / "infoshare"), "--config", str(live.config_path), "inbox"], capture_output=True, text=True, check=True
-    ).stdout
+    rows = live.wait_processed(issue_id)
+    assert [(r["status"], r["outcome"]) for r in rows] == [("processed", "judged 1, actions applied 0")]
+    counts = live.cli("inbox").stdout
     assert "processed" in counts
 
 

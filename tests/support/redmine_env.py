@@ -9,6 +9,7 @@ service (gunicorn) and worker, exactly as the local stack runs them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -176,6 +177,46 @@ class LiveStack(Stack):
                 return rows
             time.sleep(0.1)
         raise AssertionError(f"expected {count} deliveries for issue {issue_id} within {timeout} s, got {len(rows)}")
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run an `infoshare` command against this stack, as an operator would."""
+        from plugin.devstack.stack import BIN_DIR
+
+        result = subprocess.run(
+            [str(BIN_DIR / "infoshare"), "--config", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            env=self.service_env(),
+            timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"infoshare {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def stop_service(self) -> None:
+        processes.stop_pidfile(self.pid("scheduler"))
+        processes.stop_pidfile(self.pid("web"))
+
+    @contextlib.contextmanager
+    def paused_scheduler(self):
+        """Events still arrive in the inbox, but nothing processes them until
+        the block ends: what happens meanwhile is for the reconciler to find."""
+        processes.stop_pidfile(self.pid("scheduler"))
+        try:
+            yield
+        finally:
+            self.start_service()
+
+    def wait_processed(self, issue_id: int, timeout: float = 20.0) -> list[dict]:
+        """Wait until every delivery of the issue has been handled."""
+        deadline = time.monotonic() + timeout
+        rows: list[dict] = []
+        while time.monotonic() < deadline:
+            rows = self.store().deliveries_for_issue(issue_id)
+            if rows and all(r["status"] in ("processed", "parked") for r in rows):
+                return rows
+            time.sleep(0.1)
+        raise AssertionError(f"deliveries of issue {issue_id} not processed within {timeout} s: {[r['status'] for r in rows]}")
 
     def teardown(self) -> None:
         self.down()

@@ -103,3 +103,35 @@ def intake_values(**overrides: Any) -> dict[FieldKey, Any]:
     }
     values.update({FieldKey(k): v for k, v in overrides.items()})
     return values
+
+
+def decision_values(**overrides: Any) -> dict[FieldKey, Any]:
+    """A complete decision record (R-DECISION) to share."""
+    values: dict[FieldKey, Any] = {
+        FieldKey.DECISION: "Share",
+        FieldKey.DECISION_REASONS: "Attendance is relevant to the enquiry",
+        FieldKey.LAWFUL_BASIS: "UK GDPR 6(1)(e) public task",
+        FieldKey.CONSENT_STATUS: "Not sought",
+        FieldKey.CONSENT_NOT_SOUGHT_REASON: "Would increase risk of significant harm",
+        FieldKey.PUBLIC_INTEREST_JUSTIFICATION: "Risk of significant harm to the child",
+        FieldKey.RISK_LEVEL: "Reasonable cause to suspect significant harm",
+        FieldKey.SUBJECT_INFORMED: "No - would increase risk",
+        FieldKey.SPECIAL_CATEGORY_CONDITION: "DPA 2018 Sch 1 para 18 safeguarding",
+        FieldKey.STATUTORY_POWER: ["Children Act 1989 s47"],
+    }
+    values.update({FieldKey(k): v for k, v in overrides.items()})
+    return values
+
+
+def share_values(shared_on: str, **overrides: Any) -> dict[FieldKey, Any]:
+    """A complete share record (R-SHARE) and a retention category."""
+    values: dict[FieldKey, Any] = {
+        FieldKey.INFORMATION_SHARED: "Attendance summary for the autumn term",
+        FieldKey.SHARED_WITH: "Dr Alex Example",
+        FieldKey.SHARED_ON: shared_on,
+        FieldKey.SECURE_METHOD: "Secure email",
+        FieldKey.FACT_AND_OPINION_DISTINGUISHED: "1",
+        FieldKey.RETENTION_CATEGORY: "Child protection",
+    }
+    values.update({FieldKey(k): v for k, v in overrides.items()})
+    return values

@@ -43,6 +43,7 @@ class _FormFields(html.parser.HTMLParser):
 def parse(page: str) -> _FormFields:
     parser = _FormFields()
     parser.feed(page)
+    parser.errors = [e.strip() for e in parser.errors]
     return parser
 
 

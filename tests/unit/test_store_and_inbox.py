@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from plugin.inbox import InboxWorker, record_event
+from plugin.inbox import InboxWorker
 from plugin.store import SCHEMA_VERSION, DeliveryStatus, Store, schema_info
 from schemas.events import ShimEventSchema
 from tests.support.payloads import shim_event
@@ -102,13 +102,6 @@ def test_an_event_that_keeps_failing_is_parked_and_stops_blocking(store):
     assert store.counts()["parked"] == 1
 
 
-def test_record_event_is_the_default_processor(store):
-    store.accept(event())
-    InboxWorker(store, record_event, max_attempts=3, keep_processed_days=7).drain()
-    (row,) = list(store.iter_all())
-    assert row["outcome"] == "recorded"
-
-
 def test_processed_payloads_are_purged_after_the_keep_period(store):
     e = event()
     store.accept(e)
@@ -132,7 +125,7 @@ def test_run_forever_stops_when_asked(store):
         calls.append(seconds)
         stop.set()
 
-    InboxWorker(store, record_event, max_attempts=3, keep_processed_days=7).run_forever(0.5, stop, sleep=sleep)
+    InboxWorker(store, lambda e: "ok", max_attempts=3, keep_processed_days=7).run_forever(0.5, stop, sleep=sleep)
     assert calls == [0.5]
 
 
@@ -140,7 +133,7 @@ def test_run_forever_survives_a_store_outage(store):
     import threading
 
     stop = threading.Event()
-    worker = InboxWorker(store, record_event, max_attempts=3, keep_processed_days=7)
+    worker = InboxWorker(store, lambda e: "ok", max_attempts=3, keep_processed_days=7)
     worker.drain = lambda: (_ for _ in ()).throw(RuntimeError("database is locked"))
     worker.run_forever(0.1, stop, sleep=lambda s: stop.set())
     assert stop.is_set()

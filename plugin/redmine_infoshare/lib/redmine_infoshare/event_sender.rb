@@ -1,9 +1,7 @@
 # frozen_string_literal: true
 
 require 'json'
-require 'net/http'
 require 'securerandom'
-require 'uri'
 
 module RedmineInfoshare
   # Sends events to the service off the request thread, like Redmine 7's
@@ -42,15 +40,9 @@ module RedmineInfoshare
       # Posts now, on the calling thread. Used by the background thread and
       # by anything that must know the outcome.
       def deliver(issue_id, body)
-        uri = URI.parse(Settings.service_url.chomp('/') + '/v1/events')
-        http = Net::HTTP.new(uri.host, uri.port)
-        http.use_ssl = uri.scheme == 'https'
-        http.open_timeout = OPEN_TIMEOUT
-        http.read_timeout = READ_TIMEOUT
         delivery_id = JSON.parse(body)['delivery_id']
-        request = Net::HTTP::Post.new(uri.request_uri, Signature.headers(Settings.secret, body, delivery_id))
-        request.body = body
-        response = http.request(request)
+        response = ServiceClient.post('/v1/events', body, delivery_id: delivery_id,
+                                                          open_timeout: OPEN_TIMEOUT, read_timeout: READ_TIMEOUT)
         unless response.code.to_i.between?(200, 299)
           Rails.logger.warn("[infoshare] event for issue ##{issue_id} refused by the service: HTTP #{response.code}")
         end
@@ -58,11 +50,6 @@ module RedmineInfoshare
       rescue StandardError => e
         Rails.logger.warn("[infoshare] event for issue ##{issue_id} not delivered: #{e.class}")
         nil
-      end
-
-      def drain(timeout = 10)
-        deadline = Time.now + timeout
-        sleep 0.05 while @queue && !@queue.empty? && Time.now < deadline
       end
 
       private

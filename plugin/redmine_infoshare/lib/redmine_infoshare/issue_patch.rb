@@ -1,10 +1,12 @@
 # frozen_string_literal: true
 
 module RedmineInfoshare
-  # After-commit event emission for issues of the trackers InfoShare handles.
+  # The two places InfoShare meets an issue's life: the gate while Redmine
+  # validates a save, and events after the save is committed.
   module IssuePatch
     def self.included(base)
       base.class_eval do
+        validate :infoshare_gate
         after_commit :infoshare_emit_created, on: :create
         after_commit :infoshare_emit_updated, on: :update
         after_commit :infoshare_emit_deleted, on: :destroy
@@ -12,6 +14,23 @@ module RedmineInfoshare
     end
 
     private
+
+    def infoshare_gate
+      return unless Settings.handles?(self)
+
+      result = GateClient.check(self)
+      if result.reachable
+        result.messages.each {|message| errors.add(:base, message) }
+      elsif infoshare_entering_blocked_status?
+        errors.add(:base, ::I18n.t(:infoshare_error_unreachable, status: status.name))
+      end
+    end
+
+    # The fail mode: only entering one of the configured statuses is refused
+    # while the service cannot answer; the reconciler checks the rest later.
+    def infoshare_entering_blocked_status?
+      (new_record? || status_id_changed?) && Settings.block_when_unreachable.include?(status&.name)
+    end
 
     def infoshare_emit_created
       EventSender.emit(self, 'issue.created') if Settings.handles?(self)

@@ -1,0 +1,244 @@
+"""The enforcement points after a save: the event worker and the reconciler.
+
+Both ask the same rules (`plugin.policy.engine`) about the same things: each
+save being judged (rebuilt from the issue's journals) and the issue as it is
+now. A violation in a saved state got past the gate, so it is a breach: logged,
+noted privately on the ticket and assigned for review. Derived actions are
+computed on the current state and applied by the one executor. Everything
+done is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from typing import Any, Callable
+
+from plugin import history
+from plugin.audit import AuditLog, EntryKind
+from plugin.executor import ActionOutcome, RedmineExecutor
+from plugin.policy import engine
+from plugin.policy.breach import breach_actions
+from plugin.policy.model import Action, Actor, Context, Violation, violation_identity
+from plugin.redmine.adapter import RedminePort
+from plugin.store import Store, utcnow
+from schemas.config import Config
+from schemas.events import Event, EventType
+from schemas.record import IssueState, issue_state, parse_time
+
+log = logging.getLogger("infoshare.enforcement")
+
+RECONCILER_CURSOR = "reconciler"
+# The first reconciliation looks at everything.
+BEGINNING = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class Source:
+    EVENT = "event"
+    RECONCILER = "reconciler"
+    GATE = "gate"
+
+
+@dataclasses.dataclass
+class IssueCheck:
+    issue_id: int
+    judged: int = 0
+    new_breaches: list[int] = dataclasses.field(default_factory=list)
+    resolved_breaches: list[int] = dataclasses.field(default_factory=list)
+    outcomes: list[ActionOutcome] = dataclasses.field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        applied = sum(o.status == "applied" for o in self.outcomes)
+        parts = [f"judged {self.judged}"]
+        if self.new_breaches:
+            parts.append(f"breaches {len(self.new_breaches)}")
+        if self.resolved_breaches:
+            parts.append(f"resolved {len(self.resolved_breaches)}")
+        parts.append(f"actions applied {applied}")
+        return ", ".join(parts)
+
+
+@dataclasses.dataclass
+class ReconcileReport:
+    window_start: dt.datetime
+    issues: int = 0
+    new_breaches: int = 0
+    resolved_breaches: int = 0
+    actions_applied: int = 0
+    cursor: dt.datetime | None = None
+
+
+class Enforcer:
+    def __init__(
+        self,
+        config: Config,
+        redmine: RedminePort,
+        store: Store,
+        executor: RedmineExecutor,
+        *,
+        audit: AuditLog | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        echo: Callable[[str], None] = print,
+    ):
+        self.config = config
+        self.redmine = redmine
+        self.store = store
+        self.audit = audit or AuditLog(store)
+        self.executor = executor
+        self.clock = clock
+        self.echo = echo
+        self._keys = config.names.key_maps()
+
+    @property
+    def dry_run(self) -> bool:
+        return self.executor.dry_run
+
+    def state(self, issue: dict[str, Any] | None) -> IssueState | None:
+        return None if issue is None else issue_state(issue, **self._keys)
+
+    def _context(self, change: history.Change, now: dt.datetime) -> Context:
+        return Context(
+            previous=self.state(change.before),
+            proposed=self.state(change.after),
+            actor=Actor(id=change.user_id, login=None),
+            config=self.config,
+            now=now,
+        )
+
+    # -- one issue ---------------------------------------------------------------------
+
+    def _record_breach(self, issue_id: int, change: history.Change, violation: Violation, source: str) -> int | None:
+        if self.dry_run:
+            self.echo(f"would record a breach on issue #{issue_id}: {violation.identity}")
+            return 0
+        breach_id = self.store.open_breach(
+            issue_id=issue_id,
+            rule=violation.rule.value,
+            field=violation.field.value if violation.field else None,
+            code=violation.code,
+            identity=violation.identity,
+            journal_id=change.journal_id,
+            user_id=change.user_id,
+            detected_by=source,
+            now=self.clock(),
+        )
+        if breach_id is not None:
+            self.audit.append(
+                EntryKind.BREACH,
+                source=source,
+                issue_id=issue_id,
+                rule=violation.rule.value,
+                detail={
+                    "breach_id": breach_id,
+                    "field": violation.field.value if violation.field else None,
+                    "code": violation.code,
+                    "journal_id": change.journal_id,
+                    "user_id": change.user_id,
+                },
+            )
+            log.warning("breach recorded", extra={"issue_id": issue_id, "rule": violation.rule.value, "source": source})
+        return breach_id
+
+    def _resolve_breaches(self, issue_id: int, current: tuple[Violation, ...], source: str) -> list[int]:
+        if self.dry_run:
+            return []
+        still = {v.identity for v in current}
+        resolved = []
+        for breach in self.store.open_breaches(issue_id):
+            if violation_identity(breach["rule"], breach["field"], breach["code"]) in still:
+                continue
+            if self.store.resolve_breach(breach["id"], now=self.clock()):
+                self.audit.append(EntryKind.BREACH_RESOLVED, source=source, issue_id=issue_id, rule=breach["rule"], detail={"breach_id": breach["id"]})
+                resolved.append(breach["id"])
+        return resolved
+
+    def check(self, issue: dict[str, Any], all_changes: list[history.Change], judged: list[history.Change], source: str) -> IssueCheck:
+        """Judge the given saves of `issue`, then act on its current state
+        (the last of `all_changes`)."""
+        now = self.clock()
+        result = IssueCheck(issue_id=issue["id"], judged=len(judged))
+        actions: list[Action] = []
+        for change in judged:
+            for violation in engine.violations(self._context(change, now)):
+                breach_id = self._record_breach(issue["id"], change, violation, source)
+                if breach_id is not None:
+                    result.new_breaches.append(breach_id)
+                    actions += breach_actions(breach_id, violation, self.config)
+
+        verdict = engine.evaluate(self._context(all_changes[-1], now))
+        result.resolved_breaches = self._resolve_breaches(issue["id"], verdict.violations, source)
+        actions += verdict.actions
+
+        if actions:
+            result.outcomes = self.executor.apply(issue, actions)
+            if not self.dry_run:
+                self._audit_actions(issue["id"], verdict.violations, result.outcomes, source)
+        return result
+
+    def _audit_actions(self, issue_id: int, violations: tuple[Violation, ...], outcomes: list[ActionOutcome], source: str) -> None:
+        taken = [o for o in outcomes if o.status != "already"]
+        if not taken:
+            return
+        self.audit.append(
+            EntryKind.VERDICT,
+            source=source,
+            issue_id=issue_id,
+            detail={"violations": [v.identity for v in violations], "actions": len(taken)},
+        )
+        for outcome in taken:
+            self.audit.append(EntryKind.ACTION, source=source, issue_id=issue_id, detail=outcome.describe())
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _is_own(self, issue: dict[str, Any], event: Event) -> bool:
+        bot = self.redmine.service_user_id()
+        if event.type is EventType.ISSUE_CREATED:
+            return (issue.get("author") or {}).get("id") == bot
+        journal = next((j for j in issue.get("journals") or [] if j["id"] == event.journal_id), None)
+        return journal is not None and (journal.get("user") or {}).get("id") == bot
+
+    def handle_event(self, event: Event) -> str:
+        """The worker's processor. The issue is read from Redmine, never taken
+        from the payload: the payload says which save to judge, not what it was."""
+        if event.type is EventType.ISSUE_DELETED:
+            return "issue deleted"
+        issue = self.redmine.issue(event.issue_id)
+        if issue is None:
+            return "issue no longer exists"
+        if self.state(issue).tracker is None:
+            return "tracker not handled"
+        if self._is_own(issue, event):
+            return "own change"
+        all_changes = history.changes(issue, self.redmine.names_by_id())
+        return self.check(issue, all_changes, history.for_journal(all_changes, event.journal_id), Source.EVENT).outcome
+
+    # -- reconciliation -----------------------------------------------------------------------
+
+    def reconcile(self, since: dt.datetime | None = None) -> ReconcileReport:
+        cursor = self.store.cursor(RECONCILER_CURSOR)
+        if since is None:
+            since = (cursor - dt.timedelta(minutes=self.config.reconciler.overlap_minutes)) if cursor else BEGINNING
+        report = ReconcileReport(window_start=since)
+        newest = cursor
+        for ref in self.redmine.issues_updated_since(since):
+            issue = self.redmine.issue(ref["id"])
+            if issue is None:
+                continue  # deleted while we looked
+            all_changes = history.changes(issue, self.redmine.names_by_id())
+            checked = self.check(issue, all_changes, history.since(all_changes, since), Source.RECONCILER)
+            report.issues += 1
+            report.new_breaches += len(checked.new_breaches)
+            report.resolved_breaches += len(checked.resolved_breaches)
+            report.actions_applied += sum(o.status == "applied" for o in checked.outcomes)
+            updated = parse_time(ref.get("updated_on"))
+            if updated and (newest is None or updated > newest):
+                newest = updated
+        # Redmine's own timestamps move the cursor, so a clock difference
+        # between the two hosts cannot make the reconciler skip a change.
+        if newest and not self.dry_run:
+            self.store.set_cursor(RECONCILER_CURSOR, newest)
+        report.cursor = newest
+        log.info("reconciled", extra={"count": report.issues, "outcome": f"breaches {report.new_breaches}"})
+        return report

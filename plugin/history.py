@@ -1,0 +1,118 @@
+"""An issue's past states, rebuilt from its journals (pure).
+
+Redmine keeps the current issue and, per save, a journal of what changed (old
+and new values). Walking the journals backwards from the current issue gives
+the state before and after every save, so the rules can judge the state a save
+produced even if a later edit hid it: the worker judges the save an event
+reports, the reconciler every save since its cursor.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+from typing import Any, Iterable, Mapping
+
+from schemas.record import parse_time
+
+Issue = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One save: the issue before (None for the creation) and after it."""
+
+    journal_id: int | None  # None: the creation
+    user_id: int | None
+    at: dt.datetime | None
+    before: Issue | None
+    after: Issue
+
+    @property
+    def is_creation(self) -> bool:
+        return self.journal_id is None
+
+
+def _ref(value: Any, names: Mapping[int, str]) -> dict[str, Any] | None:
+    if value in (None, ""):
+        return None
+    ref_id = int(value)
+    ref: dict[str, Any] = {"id": ref_id}
+    if ref_id in names:
+        ref["name"] = names[ref_id]
+    return ref
+
+
+def _undo_attribute(issue: Issue, name: str, old: Any, names: Mapping[str, Mapping[int, str]]) -> None:
+    if name.endswith("_id"):
+        key = name[: -len("_id")]
+        ref = _ref(old, names.get(key, {}))
+        if ref is None:
+            issue.pop(key, None)
+        else:
+            issue[key] = ref
+    else:
+        issue[name] = old
+
+
+def _undo_custom_field(issue: Issue, field_id: str, old: Any, new: Any) -> None:
+    entry = next((cf for cf in issue.get("custom_fields", []) if str(cf.get("id")) == field_id), None)
+    if entry is None:
+        return  # the field is no longer on this issue
+    value = entry.get("value")
+    if entry.get("multiple") or isinstance(value, list):
+        # Redmine journals a multiple field one value at a time: added values
+        # have no old value, removed values no new one.
+        values = list(value or [])
+        if new not in (None, "") and new in values:
+            values.remove(new)
+        if old not in (None, "") and old not in values:
+            values.append(old)
+        entry["value"] = values
+    else:
+        entry["value"] = old
+
+
+def undo(after: Issue, details: Iterable[Mapping[str, Any]], names: Mapping[str, Mapping[int, str]]) -> Issue:
+    """The issue as it was before a journal's details were applied."""
+    before = copy.deepcopy(after)
+    for d in details:
+        prop, name = d.get("property"), str(d.get("name"))
+        if prop == "attr":
+            _undo_attribute(before, name, d.get("old_value"), names)
+        elif prop == "cf":
+            _undo_custom_field(before, name, d.get("old_value"), d.get("new_value"))
+        # attachments and relations do not change what the rules look at
+    return before
+
+
+def changes(issue: Issue, names: Mapping[str, Mapping[int, str]]) -> list[Change]:
+    """Every save of the issue, oldest first. `issue` is REST-shaped with
+    `journals`; `names` maps, per reference ("status", "tracker", ...), ids
+    to names, so a rebuilt status can be recognised by name."""
+    current = {k: v for k, v in issue.items() if k != "journals"}
+    journals = sorted(issue.get("journals") or [], key=lambda j: j["id"])
+    found: list[Change] = []
+    after = current
+    for journal in reversed(journals):
+        before = undo(after, journal.get("details") or [], names)
+        user = journal.get("user") or {}
+        found.append(Change(journal["id"], user.get("id"), parse_time(journal.get("created_on")), before, after))
+        after = before
+    author = issue.get("author") or {}
+    found.append(Change(None, author.get("id"), parse_time(issue.get("created_on")), None, after))
+    found.reverse()
+    return found
+
+
+def since(all_changes: list[Change], moment: dt.datetime) -> list[Change]:
+    """The saves made at or after `moment`."""
+    return [c for c in all_changes if c.at is None or c.at >= moment]
+
+
+def for_journal(all_changes: list[Change], journal_id: int | None) -> list[Change]:
+    """The save a journal records (the creation for None). A save that changed
+    nothing Redmine journals has no journal: then the latest state is judged."""
+    match = [c for c in all_changes if c.journal_id == journal_id]
+    return match or all_changes[-1:]

@@ -1,0 +1,63 @@
+"""`infoshare scheduler`: APScheduler 3 in one process, its job store in the
+service's database, plus the inbox worker on a thread of its own."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from plugin.jobs import tasks
+from plugin.services import Services
+
+log = logging.getLogger("infoshare.scheduler")
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
+
+
+def build_scheduler(services: Services) -> BlockingScheduler:
+    config = services.config
+    scheduler = BlockingScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=services.store.engine, tablename="scheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults=JOB_DEFAULTS,
+        timezone=config.calendar.timezone,
+    )
+    # Fixed ids and replace_existing: a restart with a changed interval
+    # updates the stored job instead of adding a second one.
+    scheduler.add_job(
+        "plugin.jobs.tasks:reconcile",
+        "interval",
+        minutes=config.reconciler.interval_minutes,
+        id="reconcile",
+        replace_existing=True,
+    )
+    return scheduler
+
+
+def run(services: Services) -> None:
+    tasks.install(services)
+    scheduler = build_scheduler(services)
+    stop = threading.Event()
+    inbox = threading.Thread(
+        target=services.inbox_worker().run_forever,
+        args=(services.config.inbox.poll_seconds, stop),
+        name="inbox",
+        daemon=True,
+    )
+
+    def shutdown(*_):
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, shutdown)
+    inbox.start()
+    log.info("scheduler started", extra={"count": len(scheduler.get_jobs())})
+    scheduler.start()
+    stop.set()
+    inbox.join(timeout=10)

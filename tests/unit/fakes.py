@@ -1,0 +1,136 @@
+"""A hand-written in-memory Redmine for unit tests of the executor and the
+enforcer: issues in REST shape, journals with details, the service user."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import itertools
+from typing import Any, Iterator
+
+from plugin.redmine.adapter import RedminePort
+from schemas.config import Config
+from schemas.names import StatusKey, TrackerKey
+from schemas.record import FIELDS, FieldKey
+
+BOT_ID = 9
+STATUS_IDS = {key: i for i, key in enumerate(StatusKey, start=1)}
+TRACKER_IDS = {key: i for i, key in enumerate(TrackerKey, start=4)}
+FIELD_IDS = {key: i for i, key in enumerate(FieldKey, start=1)}
+GROUP_IDS = {"MASH managers": 50, "Information governance": 51, "Heads of service": 52, "Safeguarding partnership": 53}
+
+
+class FakeRedmine(RedminePort):
+    def __init__(self, config: Config):
+        self.config = config
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.updates: list[tuple[int, dict[str, Any]]] = []
+        self.reads = 0
+        self._ids = itertools.count(1)
+        self._journal_ids = itertools.count(1000)
+        self.clock = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
+
+    # -- building issues ------------------------------------------------------------
+
+    def _tick(self) -> str:
+        self.clock += dt.timedelta(minutes=1)
+        return self.clock.isoformat().replace("+00:00", "Z")
+
+    def _status(self, key: StatusKey) -> dict[str, Any]:
+        return {"id": STATUS_IDS[key], "name": self.config.names.status(key)}
+
+    def create(self, values: dict[FieldKey, Any], *, status: StatusKey = StatusKey.RECEIVED, author_id: int = 10,
+               tracker: TrackerKey = TrackerKey.INFORMATION_REQUEST) -> int:
+        issue_id = next(self._ids)
+        stamp = self._tick()
+        self.issues[issue_id] = {
+            "id": issue_id,
+            "project": {"id": 1, "name": "MASH"},
+            "tracker": {"id": TRACKER_IDS[tracker], "name": self.config.names.tracker(tracker)},
+            "status": self._status(status),
+            "author": {"id": author_id, "name": f"user {author_id}"},
+            "subject": "Request",
+            "custom_fields": [
+                {"id": FIELD_IDS[d.key], "name": self.config.names.field(d.key), "value": ([] if d.multiple else "") if d.key not in values else values[d.key]}
+                | ({"multiple": True} if d.multiple else {})
+                for d in FIELDS.values()
+                if d.tracker is tracker
+            ],
+            "created_on": stamp,
+            "updated_on": stamp,
+            "journals": [],
+        }
+        return issue_id
+
+    def edit(self, issue_id: int, user_id: int, *, values: dict[FieldKey, Any] | None = None, status: StatusKey | None = None,
+             notes: str = "", assigned_to_id: int | None = None, private_notes: bool = False) -> int:
+        """A save by a person: changes the issue and journals it, as Redmine does."""
+        issue = self.issues[issue_id]
+        details = []
+        for key, value in (values or {}).items():
+            entry = next(cf for cf in issue["custom_fields"] if cf["name"] == self.config.names.field(key))
+            if entry.get("multiple"):
+                old = set(entry["value"])
+                new = set(value)
+                details += [{"property": "cf", "name": str(entry["id"]), "old_value": None, "new_value": v} for v in sorted(new - old)]
+                details += [{"property": "cf", "name": str(entry["id"]), "old_value": v, "new_value": None} for v in sorted(old - new)]
+            elif entry["value"] != value:
+                details.append({"property": "cf", "name": str(entry["id"]), "old_value": entry["value"] or None, "new_value": value})
+            entry["value"] = value
+        if status is not None and issue["status"]["id"] != STATUS_IDS[status]:
+            details.append({"property": "attr", "name": "status_id", "old_value": str(issue["status"]["id"]), "new_value": str(STATUS_IDS[status])})
+            issue["status"] = self._status(status)
+        if assigned_to_id is not None and (issue.get("assigned_to") or {}).get("id") != assigned_to_id:
+            old = (issue.get("assigned_to") or {}).get("id")
+            details.append({"property": "attr", "name": "assigned_to_id", "old_value": str(old) if old else None, "new_value": str(assigned_to_id)})
+            issue["assigned_to"] = {"id": assigned_to_id, "name": f"principal {assigned_to_id}"}
+        journal_id = next(self._journal_ids)
+        stamp = self._tick()
+        issue["journals"].append(
+            {"id": journal_id, "user": {"id": user_id, "name": f"user {user_id}"}, "notes": notes, "private_notes": private_notes,
+             "created_on": stamp, "details": details}
+        )
+        issue["updated_on"] = stamp
+        return journal_id
+
+    def value(self, issue_id: int, key: FieldKey) -> Any:
+        return next(cf["value"] for cf in self.issues[issue_id]["custom_fields"] if cf["name"] == self.config.names.field(key))
+
+    def notes_by_service(self, issue_id: int) -> list[str]:
+        return [j["notes"] for j in self.issues[issue_id]["journals"] if j["user"]["id"] == BOT_ID and j["notes"]]
+
+    # -- RedminePort ------------------------------------------------------------------
+
+    def issue(self, issue_id: int) -> dict[str, Any] | None:
+        self.reads += 1
+        issue = self.issues.get(issue_id)
+        return copy.deepcopy(issue) if issue else None
+
+    def update_issue(self, issue_id: int, attributes: dict[str, Any]) -> None:
+        self.updates.append((issue_id, copy.deepcopy(attributes)))
+        by_id = {FIELD_IDS[k]: k for k in FieldKey}
+        values = {by_id[cf["id"]]: cf["value"] for cf in attributes.get("custom_fields", [])}
+        status = next((k for k, i in STATUS_IDS.items() if i == attributes.get("status_id")), None)
+        self.edit(issue_id, BOT_ID, values=values, status=status, notes=attributes.get("notes", ""),
+                  assigned_to_id=attributes.get("assigned_to_id"), private_notes=attributes.get("private_notes", False))
+
+    def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
+        self.reads += 1
+        found = [i for i in self.issues.values() if dt.datetime.fromisoformat(i["updated_on"].replace("Z", "+00:00")) >= since]
+        for issue in sorted(found, key=lambda i: (i["updated_on"], i["id"])):
+            yield {"id": issue["id"], "updated_on": issue["updated_on"]}
+
+    def service_user_id(self) -> int:
+        return BOT_ID
+
+    def names_by_id(self) -> dict[str, dict[int, str]]:
+        return {
+            "status": {i: self.config.names.status(k) for k, i in STATUS_IDS.items()},
+            "tracker": {i: self.config.names.tracker(k) for k, i in TRACKER_IDS.items()},
+        }
+
+    def group_id(self, project_id: int, group_name: str) -> int | None:
+        return GROUP_IDS.get(group_name)
+
+    def delete(self, issue_id: int) -> None:
+        del self.issues[issue_id]

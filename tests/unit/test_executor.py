@@ -1,0 +1,112 @@
+"""The executor: only what differs is sent, in one update, and twice is once."""
+
+from __future__ import annotations
+
+from plugin.executor import PrintingExecutor, RedmineExecutor, note_marker
+from plugin.policy.model import AddPrivateNote, AssignTo, ChangeStatus, SetFields
+from schemas.names import GroupKey, StatusKey
+from schemas.record import FieldKey
+from tests.unit.fakes import BOT_ID, FakeRedmine
+from tests.unit.policy.helpers import CONFIG, INTAKE
+
+F = FieldKey
+ACTIONS = (
+    SetFields(((F.APPROVAL_REQUIRED, "1"), (F.APPROVAL_REASON, "entitlement in doubt"))),
+    ChangeStatus(StatusKey.AWAITING_APPROVAL),
+    AssignTo(group=GroupKey.MASH_MANAGERS),
+    AddPrivateNote("approval-requested", "Approval requested."),
+)
+
+
+def setup():
+    redmine = FakeRedmine(CONFIG)
+    issue_id = redmine.create(dict(INTAKE))
+    return redmine, issue_id, RedmineExecutor(redmine, CONFIG)
+
+
+def test_all_actions_go_in_one_update():
+    redmine, issue_id, executor = setup()
+    outcomes = executor.apply(redmine.issue(issue_id), ACTIONS)
+    assert [o.status for o in outcomes] == ["applied"] * 4
+    ((updated_id, attributes),) = redmine.updates
+    assert updated_id == issue_id
+    assert attributes["status_id"] == 3 and attributes["assigned_to_id"] == 50
+    assert attributes["private_notes"] is True
+    assert attributes["notes"] == "Approval requested.\n\n" + note_marker("approval-requested")
+    assert {cf["value"] for cf in attributes["custom_fields"]} == {"1", "entitlement in doubt"}
+    assert redmine.value(issue_id, F.APPROVAL_REQUIRED) == "1"
+
+
+def test_applying_twice_changes_nothing_the_second_time():
+    redmine, issue_id, executor = setup()
+    executor.apply(redmine.issue(issue_id), ACTIONS)
+    outcomes = executor.apply(redmine.issue(issue_id), ACTIONS)
+    assert [o.status for o in outcomes] == ["already"] * 4
+    assert len(redmine.updates) == 1
+
+
+def test_a_note_is_recognised_by_its_marker_only_on_the_services_own_journals():
+    redmine, issue_id, executor = setup()
+    # A person quoting the marker does not stop the service's note.
+    redmine.edit(issue_id, 10, notes="as it said: " + note_marker("k"))
+    assert executor.apply(redmine.issue(issue_id), [AddPrivateNote("k", "text")])[0].status == "applied"
+    redmine2, issue2, executor2 = setup()
+    redmine2.edit(issue2, BOT_ID, notes="earlier\n\n" + note_marker("k"))
+    assert executor2.apply(redmine2.issue(issue2), [AddPrivateNote("k", "text")])[0].status == "already"
+
+
+def test_the_same_note_twice_in_one_plan_is_posted_once():
+    redmine, issue_id, executor = setup()
+    outcomes = executor.apply(redmine.issue(issue_id), [AddPrivateNote("k", "a"), AddPrivateNote("k", "a"), AddPrivateNote("j", "b")])
+    assert [o.status for o in outcomes] == ["applied", "already", "applied"]
+    assert redmine.updates[0][1]["notes"].count("[infoshare:") == 2
+
+
+def test_what_cannot_be_done_is_skipped_with_a_reason():
+    redmine, issue_id, executor = setup()
+    redmine.issues[issue_id]["custom_fields"] = [cf for cf in redmine.issues[issue_id]["custom_fields"] if cf["name"] != "Approval reason"]
+    outcomes = executor.apply(
+        redmine.issue(issue_id),
+        [SetFields(((F.APPROVAL_REQUIRED, "1"), (F.APPROVAL_REASON, "x"))), AssignTo(group=GroupKey.HEADS_OF_SERVICE)],
+    )
+    assert outcomes[0].status == "skipped" and "approval_reason" in outcomes[0].reason
+    assert outcomes[1].status == "applied"
+    assert "custom_fields" not in redmine.updates[0][1]  # a skipped SetFields sends nothing
+    # A group that is not a project member cannot be assigned.
+    redmine.group_id = lambda project_id, name: None
+    skipped = executor.apply(redmine.issue(issue_id), [AssignTo(group=GroupKey.HEADS_OF_SERVICE)])[0]
+    assert skipped.status == "skipped" and "not a member" in skipped.reason
+
+
+def test_lists_compare_regardless_of_order_and_blanks_are_equal():
+    redmine, issue_id, executor = setup()
+    redmine.edit(issue_id, 10, values={F.STATUTORY_POWER: ["Court order", "Children Act 1989 s47"]})
+    same = SetFields(((F.STATUTORY_POWER, ["Children Act 1989 s47", "Court order"]), (F.APPROVAL_NOTES, None)))
+    assert executor.apply(redmine.issue(issue_id), [same])[0].status == "already"
+
+
+def test_assign_to_a_user():
+    redmine, issue_id, executor = setup()
+    assert executor.apply(redmine.issue(issue_id), [AssignTo(user_id=11)])[0].status == "applied"
+    assert executor.apply(redmine.issue(issue_id), [AssignTo(user_id=11)])[0].status == "already"
+
+
+def test_outcomes_describe_themselves_without_values():
+    redmine, issue_id, executor = setup()
+    described = [o.describe() for o in executor.apply(redmine.issue(issue_id), ACTIONS)]
+    assert described[0] == {"action": "SetFields", "status": "applied", "fields": ["approval_required", "approval_reason"]}
+    assert described[1] == {"action": "ChangeStatus", "status": "applied", "to_status": "awaiting_approval"}
+    assert described[2] == {"action": "AssignTo", "status": "applied", "group": "mash_managers", "user_id": None}
+    assert described[3] == {"action": "AddPrivateNote", "status": "applied", "note": "approval-requested"}
+    assert "entitlement in doubt" not in str(described)
+
+
+def test_dry_run_plans_the_same_and_prints_instead():
+    redmine, issue_id, _ = setup()
+    printed = []
+    outcomes = PrintingExecutor(redmine, CONFIG, echo=printed.append).apply(redmine.issue(issue_id), ACTIONS)
+    assert [o.status for o in outcomes] == ["applied"] * 4
+    assert redmine.updates == []
+    assert printed[0].startswith(f"would update issue #{issue_id}:") and "(note text)" in printed[0]
+    assert PrintingExecutor(redmine, CONFIG, echo=printed.append).apply(redmine.issue(issue_id), []) == []
+    assert len(printed) == 1
