@@ -143,6 +143,45 @@ def reconcile(ctx: Context, since: str | None, dry_run: bool) -> None:
     )
 
 
+def _noon_of(today: str | None, config: Config):
+    """`--today DATE` as a moment: noon of that day in the configured time
+    zone (so the rules' "today" is that date); else now."""
+    import datetime as dt
+    import zoneinfo
+
+    from plugin.store import utcnow
+
+    if today is None:
+        return utcnow()
+    try:
+        day = dt.date.fromisoformat(today)
+    except ValueError:
+        raise click.BadParameter("write a date such as 2026-11-23", param_hint="--today") from None
+    return dt.datetime.combine(day, dt.time(12), tzinfo=zoneinfo.ZoneInfo(config.calendar.timezone))
+
+
+@main.group()
+def approvals() -> None:
+    """Manager approval of shares (R-APPROVAL)."""
+
+
+@approvals.command("remind")
+@click.option("--today", metavar="DATE", help="Act as if today were DATE (default: today).")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; change nothing.")
+@pass_ctx
+def approvals_remind(ctx: Context, today: str | None, dry_run: bool) -> None:
+    """Remind managers of retrospective approvals still outstanding after an
+    emergency override (the scheduler does this every morning)."""
+    from plugin.calendar import WorkingCalendar
+    from plugin.services import build_services
+
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    services = build_services(config, dry_run=dry_run, echo=click.echo)
+    posted = services.enforcer.remind_retrospective_approvals(_noon_of(today, config), WorkingCalendar(config.calendar))
+    click.echo(f"{posted} reminder(s) {'would be posted (dry run)' if dry_run else 'posted'}.")
+
+
 @main.command()
 @click.option("--all", "show_all", is_flag=True, help="Include resolved breaches.")
 @pass_ctx

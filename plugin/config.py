@@ -14,7 +14,7 @@ from typing import Mapping
 
 from marshmallow import ValidationError
 
-from schemas.config import Config, flatten_errors, load_config_data
+from schemas.config import CONFIG_UNKNOWN_HINT, Config, flatten_errors, load_config_data
 
 CONFIG_ENV = "INFOSHARE_CONFIG"
 DEFAULT_CONFIG_PATH = "config.toml"
@@ -82,4 +82,4 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     try:
         return load_config_data(apply_secret_env(data, environ), source=str(config_path.resolve()))
     except ValidationError as exc:
-        raise ConfigError(source, flatten_errors(exc.messages)) from None
+        raise ConfigError(source, flatten_errors(exc.messages, unknown_hint=CONFIG_UNKNOWN_HINT)) from None

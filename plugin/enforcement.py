@@ -18,14 +18,16 @@ from typing import Any, Callable
 from plugin import history
 from plugin.audit import AuditLog, EntryKind
 from plugin.executor import ActionOutcome, RedmineExecutor
-from plugin.policy import engine
+from plugin.calendar import WorkingCalendar
+from plugin.policy import approval, engine
 from plugin.policy.breach import breach_actions
-from plugin.policy.model import Action, Actor, Context, Violation, violation_identity
+from plugin.policy.model import Action, Actor, Context, Principal, Step, Violation, violation_identity
 from plugin.redmine.adapter import RedminePort
 from plugin.store import Store, utcnow
 from schemas.config import Config
 from schemas.events import Event, EventType
-from schemas.record import IssueState, issue_state, parse_time
+from schemas.names import TrackerKey
+from schemas.record import BOOL_TRUE, FieldKey, IssueState, issue_state, parse_time
 
 log = logging.getLogger("infoshare.enforcement")
 
@@ -38,6 +40,7 @@ class Source:
     EVENT = "event"
     RECONCILER = "reconciler"
     GATE = "gate"
+    SCHEDULER = "scheduler"
 
 
 @dataclasses.dataclass
@@ -98,13 +101,31 @@ class Enforcer:
     def state(self, issue: dict[str, Any] | None) -> IssueState | None:
         return None if issue is None else issue_state(issue, **self._keys)
 
-    def _context(self, change: history.Change, now: dt.datetime) -> Context:
+    def steps(self, changes: list[history.Change]) -> tuple[Step, ...]:
+        return tuple(
+            Step(
+                key=str(c.journal_id) if c.journal_id is not None else "created",
+                user_id=c.user_id,
+                user_name=c.user_name,
+                before=self.state(c.before),
+                after=self.state(c.after),
+                at=c.at,
+            )
+            for c in changes
+        )
+
+    def context(self, steps: tuple[Step, ...], upto: int, principals: dict[int, Principal], now: dt.datetime) -> Context:
+        """The context of save `upto` (an index into `steps`): its before and
+        after, and the history up to it."""
+        step = steps[upto]
         return Context(
-            previous=self.state(change.before),
-            proposed=self.state(change.after),
-            actor=Actor(id=change.user_id, login=None),
+            previous=step.before,
+            proposed=step.after,
+            actor=Actor(id=step.user_id, login=None),
             config=self.config,
             now=now,
+            history=steps[: upto + 1],
+            principals=principals,
         )
 
     # -- one issue ---------------------------------------------------------------------
@@ -159,23 +180,37 @@ class Enforcer:
         (the last of `all_changes`)."""
         now = self.clock()
         result = IssueCheck(issue_id=issue["id"], judged=len(judged))
+        steps = self.steps(all_changes)
+        principals = self.redmine.principals(issue["project"]["id"])
         actions: list[Action] = []
-        for change in judged:
-            for violation in engine.violations(self._context(change, now)):
+        judged_ids = {id(c) for c in judged}
+        for index, change in enumerate(all_changes):
+            if id(change) not in judged_ids:
+                continue
+            for violation in engine.violations(self.context(steps, index, principals, now)):
                 breach_id = self._record_breach(issue["id"], change, violation, source)
                 if breach_id is not None:
                     result.new_breaches.append(breach_id)
                     actions += breach_actions(breach_id, violation, self.config)
 
-        verdict = engine.evaluate(self._context(all_changes[-1], now))
+        verdict = engine.evaluate(self.context(steps, len(steps) - 1, principals, now))
         result.resolved_breaches = self._resolve_breaches(issue["id"], verdict.violations, source)
-        actions += verdict.actions
-
-        if actions:
-            result.outcomes = self.executor.apply(issue, actions)
-            if not self.dry_run:
-                self._audit_actions(issue["id"], verdict.violations, result.outcomes, source)
+        result.outcomes = self.act(issue, actions + list(verdict.actions), source, verdict.violations)
         return result
+
+    def current_context(self, issue: dict[str, Any], now: dt.datetime) -> Context:
+        """The issue as it is now, with all its history."""
+        steps = self.steps(history.changes(issue, self.redmine.names_by_id()))
+        return self.context(steps, len(steps) - 1, self.redmine.principals(issue["project"]["id"]), now)
+
+    def act(self, issue: dict[str, Any], actions: list[Action], source: str, violations: tuple[Violation, ...] = ()) -> list[ActionOutcome]:
+        """Apply actions through the executor and audit what was done."""
+        if not actions:
+            return []
+        outcomes = self.executor.apply(issue, actions)
+        if not self.dry_run:
+            self._audit_actions(issue["id"], violations, outcomes, source)
+        return outcomes
 
     def _audit_actions(self, issue_id: int, violations: tuple[Violation, ...], outcomes: list[ActionOutcome], source: str) -> None:
         taken = [o for o in outcomes if o.status != "already"]
@@ -213,6 +248,30 @@ class Enforcer:
             return "own change"
         all_changes = history.changes(issue, self.redmine.names_by_id())
         return self.check(issue, all_changes, history.for_journal(all_changes, event.journal_id), Source.EVENT).outcome
+
+    # -- retrospective approvals ---------------------------------------------------------------
+
+    def remind_retrospective_approvals(self, now: dt.datetime, calendar: WorkingCalendar) -> int:
+        """Post today's reminder on every request shared under an emergency
+        override whose retrospective approval is still outstanding. Found
+        with Redmine's filters (override set, no approval decision), so the
+        cost follows the outstanding requests. Returns reminders posted."""
+        posted = 0
+        candidates = self.redmine.issues_where(
+            TrackerKey.INFORMATION_REQUEST,
+            {FieldKey.EMERGENCY_OVERRIDE: BOOL_TRUE, FieldKey.APPROVAL_DECISION: "!*"},
+            status_id="*",
+        )
+        for ref in candidates:
+            issue = self.redmine.issue(ref["id"])
+            if issue is None:
+                continue
+            reminder = approval.retrospective_reminder(self.current_context(issue, now), calendar.is_working_day)
+            if reminder is not None:
+                outcomes = self.act(issue, [reminder], Source.SCHEDULER)
+                posted += any(o.status == "applied" for o in outcomes)
+        log.info("retrospective approval reminders", extra={"job": "approval_reminders", "count": posted})
+        return posted
 
     # -- reconciliation -----------------------------------------------------------------------
 

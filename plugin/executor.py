@@ -13,7 +13,7 @@ import dataclasses
 import json
 from typing import Any, Callable, Sequence
 
-from plugin.policy.model import Action, AddPrivateNote, AssignTo, ChangeStatus, SetFields
+from plugin.policy.model import Action, AssignTo, ChangeStatus, Once, SetFields
 from plugin.redmine.adapter import RedminePort
 from schemas.config import Config
 from schemas.record import is_blank
@@ -44,8 +44,8 @@ class ActionOutcome:
         elif isinstance(a, AssignTo):
             out["group"] = a.group.value if a.group else None
             out["user_id"] = a.user_id
-        elif isinstance(a, AddPrivateNote):
-            out["note"] = a.key
+        elif isinstance(a, Once):
+            out["once"] = a.key
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -86,48 +86,53 @@ class Planner:
         outcomes: list[ActionOutcome] = []
         notes: list[str] = []
         fields = {cf["name"]: cf for cf in issue.get("custom_fields") or []}
-        for action in actions:
+
+        def plan_one(action: Action) -> None:
             if isinstance(action, SetFields):
                 changed = []
                 for key, value in action.values:
                     entry = fields.get(self.config.names.field(key))
                     if entry is None:
                         outcomes.append(ActionOutcome(action, "skipped", f"field {key.value} is not on this issue"))
-                        break
+                        return
                     if not _same(entry.get("value"), value):
-                        changed.append({"id": entry["id"], "value": value})
-                else:
-                    if changed:
-                        attributes.setdefault("custom_fields", []).extend(changed)
-                    outcomes.append(ActionOutcome(action, "applied" if changed else "already"))
+                        changed.append({"id": entry["id"], "value": "" if value is None else value})
+                if changed:
+                    attributes.setdefault("custom_fields", []).extend(changed)
+                outcomes.append(ActionOutcome(action, "applied" if changed else "already"))
             elif isinstance(action, ChangeStatus):
                 name = self.config.names.status(action.status)
                 if (issue.get("status") or {}).get("name") == name:
                     outcomes.append(ActionOutcome(action, "already"))
                 else:
-                    status_id = next(i for i, n in self.redmine.names_by_id()["status"].items() if n == name)
-                    attributes["status_id"] = status_id
+                    attributes["status_id"] = next(i for i, n in self.redmine.names_by_id()["status"].items() if n == name)
                     outcomes.append(ActionOutcome(action, "applied"))
             elif isinstance(action, AssignTo):
                 target = action.user_id
                 if action.group is not None:
-                    group_name = self.config.names.group(action.group)
-                    target = self.redmine.group_id(issue["project"]["id"], group_name)
+                    target = self.redmine.group_id(issue["project"]["id"], self.config.names.group(action.group))
                     if target is None:
                         outcomes.append(ActionOutcome(action, "skipped", f"group {action.group.value} is not a member of the project"))
-                        continue
-                if (issue.get("assigned_to") or {}).get("id") == target:
+                        return
+                if target is None:
+                    outcomes.append(ActionOutcome(action, "skipped", "nobody to assign to"))
+                elif (issue.get("assigned_to") or {}).get("id") == target:
                     outcomes.append(ActionOutcome(action, "already"))
                 else:
                     attributes["assigned_to_id"] = target
                     outcomes.append(ActionOutcome(action, "applied"))
-            elif isinstance(action, AddPrivateNote):
+            elif isinstance(action, Once):
                 marker = note_marker(action.key)
                 if self._has_note(issue, marker) or any(marker in n for n in notes):
                     outcomes.append(ActionOutcome(action, "already"))
-                else:
-                    notes.append(f"{action.text}\n\n{marker}")
-                    outcomes.append(ActionOutcome(action, "applied"))
+                    return
+                for inner in action.actions:
+                    plan_one(inner)
+                notes.append(f"{action.note}\n\n{marker}")
+                outcomes.append(ActionOutcome(action, "applied"))
+
+        for action in actions:
+            plan_one(action)
         if notes:
             attributes["notes"] = NOTE_SEPARATOR.join(notes)
             attributes["private_notes"] = True

@@ -3,8 +3,9 @@
 A save is refused when it would break a rule that was not already broken
 (`engine.new_violations`). The service's own saves are not judged here (it is
 the enforcer, and a refusal would stop it recording a breach); administrators'
-saves pass when `gate.admins_bypass` is set, and are then recorded as breaches
-by the worker and the reconciler.
+saves pass when `gate.admins_bypass` is set and all they break are field
+rules (an approval is never theirs to give), and are then recorded as
+breaches by the worker and the reconciler.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import datetime as dt
 import enum
 from typing import Any, Mapping
 
+from plugin import history
 from plugin.policy import engine
-from plugin.policy.model import Actor, Context, Violation
+from plugin.policy.model import Actor, Context, Principal, Step, Violation
 from schemas.config import Config
 from schemas.record import issue_state
 
@@ -37,6 +39,33 @@ class GateDecision:
         return self.outcome is not GateOutcome.REFUSED
 
 
+PENDING = "pending"
+
+
+def _history(request: Mapping[str, Any], keys: dict, actor: Actor) -> tuple[Step, ...]:
+    """The saves so far (rebuilt from the previous issue and its journals) and
+    the save being asked about, last."""
+    proposed = issue_state(request["issue"], **keys)
+    names = {"status": {s["id"]: s["name"] for s in request.get("statuses") or []}}
+    principals = {p["id"]: p.get("name", "") for p in request.get("principals") or []}
+    steps: list[Step] = []
+    previous = request.get("previous")
+    if previous:
+        for c in history.changes({**previous, "journals": request.get("journals") or []}, names):
+            steps.append(
+                Step(
+                    key=str(c.journal_id) if c.journal_id is not None else "created",
+                    user_id=c.user_id,
+                    user_name=c.user_name,
+                    before=issue_state(c.before, **keys) if c.before else None,
+                    after=issue_state(c.after, **keys),
+                    at=c.at,
+                )
+            )
+    steps.append(Step(PENDING, actor.id, principals.get(actor.id, ""), steps[-1].after if steps else None, proposed))
+    return tuple(steps)
+
+
 def decide(config: Config, request: Mapping[str, Any], now: dt.datetime) -> GateDecision:
     keys = config.names.key_maps()
     proposed = issue_state(request["issue"], **keys)
@@ -50,9 +79,13 @@ def decide(config: Config, request: Mapping[str, Any], now: dt.datetime) -> Gate
     )
     if proposed.tracker is None or actor.is_service:
         return GateDecision(GateOutcome.NOT_JUDGED)
-    found = engine.new_violations(Context(previous, proposed, actor, config, now))
+    principals = {
+        p["id"]: Principal(p["id"], p.get("name", ""), frozenset(p.get("roles") or [])) for p in request.get("principals") or []
+    }
+    ctx = Context(previous, proposed, actor, config, now, history=_history(request, keys, actor), principals=principals)
+    found = engine.new_violations(ctx)
     if not found:
         return GateDecision(GateOutcome.ALLOWED)
-    if actor.admin and config.gate.admins_bypass:
+    if actor.admin and config.gate.admins_bypass and all(v.bypassable for v in found):
         return GateDecision(GateOutcome.BYPASSED, found)
     return GateDecision(GateOutcome.REFUSED, found)

@@ -25,6 +25,7 @@ class Change:
 
     journal_id: int | None  # None: the creation
     user_id: int | None
+    user_name: str
     at: dt.datetime | None
     before: Issue | None
     after: Issue
@@ -98,10 +99,10 @@ def changes(issue: Issue, names: Mapping[str, Mapping[int, str]]) -> list[Change
     for journal in reversed(journals):
         before = undo(after, journal.get("details") or [], names)
         user = journal.get("user") or {}
-        found.append(Change(journal["id"], user.get("id"), parse_time(journal.get("created_on")), before, after))
+        found.append(Change(journal["id"], user.get("id"), user.get("name") or "", parse_time(journal.get("created_on")), before, after))
         after = before
     author = issue.get("author") or {}
-    found.append(Change(None, author.get("id"), parse_time(issue.get("created_on")), None, after))
+    found.append(Change(None, author.get("id"), author.get("name") or "", parse_time(issue.get("created_on")), None, after))
     found.reverse()
     return found
 

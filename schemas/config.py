@@ -643,7 +643,7 @@ class ConfigSchema(_Strict):
 # ---------------------------------------------------------------------------
 
 _MESSAGE_REWRITES = {
-    "Unknown field.": "unknown key; check its spelling against config.example.toml",
+    "Unknown field.": "unknown key",
     "Missing data for required field.": "is required",
     "Not a valid integer.": "must be a whole number",
     "Not a valid number.": "must be a number",
@@ -656,11 +656,10 @@ _MESSAGE_REWRITES = {
 }
 
 
-def _humanise(message: str) -> str:
-    return _MESSAGE_REWRITES.get(message, message)
+CONFIG_UNKNOWN_HINT = "; check its spelling against config.example.toml"
 
 
-def flatten_errors(messages: Any, prefix: str = "") -> list[str]:
+def flatten_errors(messages: Any, prefix: str = "", unknown_hint: str = "") -> list[str]:
     """Turn marshmallow's nested error dict into lines "key.path: message".
     List positions are shown counting from 1, as a person reads the file."""
     lines: list[str] = []
@@ -672,12 +671,14 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[str]:
                 path = prefix
             else:
                 path = f"{prefix}.{key}" if prefix else str(key)
-            lines.extend(flatten_errors(value, path))
+            lines.extend(flatten_errors(value, path, unknown_hint))
     elif isinstance(messages, (list, tuple)):
         for value in messages:
-            lines.extend(flatten_errors(value, prefix))
+            lines.extend(flatten_errors(value, prefix, unknown_hint))
     else:
-        lines.append(f"{prefix or '(top level)'}: {_humanise(str(messages))}")
+        text = str(messages)
+        message = _MESSAGE_REWRITES.get(text, text) + (unknown_hint if text == "Unknown field." else "")
+        lines.append(f"{prefix or '(top level)'}: {message}")
     return lines
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
 
-from schemas.events import IssueSchema
+from schemas.events import IssueSchema, JournalSchema
 
 
 class ProposedIssueSchema(IssueSchema):
@@ -25,6 +25,26 @@ class GateActorSchema(Schema):
     admin = fields.Boolean(load_default=False)
 
 
+class GatePrincipalSchema(Schema):
+    """A user named in the request (the actor, the author, whoever wrote a
+    journal) with their roles in the issue's project."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.Integer(required=True, strict=True)
+    name = fields.String(load_default="")
+    roles = fields.List(fields.String(), load_default=list)
+
+
+class GateStatusSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.Integer(required=True, strict=True)
+    name = fields.String(required=True)
+
+
 class GateRequestSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -32,6 +52,11 @@ class GateRequestSchema(Schema):
     request_id = fields.UUID(required=True)
     issue = fields.Nested(ProposedIssueSchema, required=True)
     previous = fields.Nested(IssueSchema, allow_none=True, load_default=None)
+    # The previous issue's journals (without notes), oldest first: who
+    # recorded what is read from them.
+    journals = fields.List(fields.Nested(JournalSchema), load_default=list)
+    statuses = fields.List(fields.Nested(GateStatusSchema), load_default=list)
+    principals = fields.List(fields.Nested(GatePrincipalSchema), load_default=list)
     actor = fields.Nested(GateActorSchema, required=True)
 
 

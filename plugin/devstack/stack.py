@@ -222,6 +222,9 @@ class Stack:
             processes.stop_pidfile(self.pid("redmine"))
         self.start_redmine()
         self.seed_demo()
+        # The service restarts on every `up`, so it always runs the current code.
+        for name in ("scheduler", "web"):
+            processes.stop_pidfile(self.pid(name))
         self.start_service()
         info = self.describe()
         if self.info_path:

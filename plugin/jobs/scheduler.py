@@ -36,6 +36,9 @@ def build_scheduler(services: Services) -> BlockingScheduler:
         id="reconcile",
         replace_existing=True,
     )
+    # Retrospective-approval reminders, each morning; the rule itself skips
+    # days that are not working days.
+    scheduler.add_job("plugin.jobs.tasks:approval_reminders", "cron", hour=9, minute=0, id="approval_reminders", replace_existing=True)
     return scheduler
 
 

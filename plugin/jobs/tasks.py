@@ -31,3 +31,11 @@ def reconcile() -> None:
         "job finished",
         extra={"job": "reconcile", "count": report.issues, "duration_ms": int((time.monotonic() - started) * 1000)},
     )
+
+
+def approval_reminders() -> None:
+    from plugin.calendar import WorkingCalendar
+    from plugin.store import utcnow
+
+    services = _require()
+    services.enforcer.remind_retrospective_approvals(utcnow(), WorkingCalendar(services.config.calendar))

@@ -4,7 +4,7 @@ Buckinghamshire code section 5: breaches are collated and reviewed."""
 
 from __future__ import annotations
 
-from plugin.policy.model import AddPrivateNote, AssignTo, Violation
+from plugin.policy.model import AssignTo, Once, Violation
 from schemas.config import Config
 
 
@@ -12,12 +12,12 @@ def note_key(breach_id: int) -> str:
     return f"breach-{breach_id}"
 
 
-def breach_actions(breach_id: int, violation: Violation, config: Config) -> tuple[AddPrivateNote, AssignTo]:
+def breach_actions(breach_id: int, violation: Violation, config: Config) -> tuple[Once]:
     group = config.reconciler.breach_assignee
-    text = (
+    note = (
         f"InfoShare found a rule broken on this request (breach {breach_id}, {violation.rule.value}):\n"
         f"{violation.message}\n"
         f"The change was not caught when it was saved, so it has been logged for review and assigned to "
         f"{config.names.group(group)}. Correct the record and note what was done."
     )
-    return AddPrivateNote(note_key(breach_id), text), AssignTo(group=group)
+    return (Once(note_key(breach_id), note, (AssignTo(group=group),)),)

@@ -1,20 +1,27 @@
 """One entry point for every enforcement point: the gate, the event worker and
-the reconciler all ask `evaluate` (and the gate `new_violations`)."""
+the reconciler all ask `violations` / `evaluate` (and the gate `new_violations`)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable
 
-from plugin.policy import consent, decision, intake, outcome, share
-from plugin.policy.model import Context, Verdict, Violation
+from plugin.policy import approval, consent, decision, intake, outcome, share
+from plugin.policy.model import Action, Context, Verdict, Violation
 from schemas.names import TrackerKey
 
 Check = Callable[[Context], list[Violation]]
+Derive = Callable[[Context], list[Action]]
 
 # The rules of each tracker, in the order their messages are shown.
 CHECKS: dict[TrackerKey, tuple[Check, ...]] = {
-    TrackerKey.INFORMATION_REQUEST: (intake.check, decision.check, consent.check, outcome.check, share.check),
+    TrackerKey.INFORMATION_REQUEST: (intake.check, decision.check, consent.check, outcome.check, share.check, approval.check),
+    TrackerKey.ESCALATION: (),
+    TrackerKey.RETENTION_REVIEW: (),
+}
+
+# What the service does about an issue as it is now.
+DERIVES: dict[TrackerKey, tuple[Derive, ...]] = {
+    TrackerKey.INFORMATION_REQUEST: (approval.derive,),
     TrackerKey.ESCALATION: (),
     TrackerKey.RETENTION_REVIEW: (),
 }
@@ -27,7 +34,10 @@ def violations(ctx: Context) -> tuple[Violation, ...]:
 
 
 def evaluate(ctx: Context) -> Verdict:
-    return Verdict(violations=violations(ctx))
+    """Violations of the state and the actions it calls for."""
+    if ctx.proposed.tracker is None:
+        return Verdict()
+    return Verdict(violations(ctx), tuple(a for derive in DERIVES[ctx.proposed.tracker] for a in derive(ctx)))
 
 
 def new_violations(ctx: Context) -> tuple[Violation, ...]:
@@ -35,7 +45,8 @@ def new_violations(ctx: Context) -> tuple[Violation, ...]:
     these only, so a note on a ticket already recorded as a breach is not
     refused, while no save can make a record worse."""
     found = violations(ctx)
-    if ctx.previous is None or ctx.previous.tracker is None:
+    before_ctx = ctx.for_previous()
+    if before_ctx is None or before_ctx.proposed.tracker is None:
         return found
-    before = {v.identity for v in violations(dataclasses.replace(ctx, proposed=ctx.previous))}
+    before = {v.identity for v in violations(before_ctx)}
     return tuple(v for v in found if v.identity not in before)

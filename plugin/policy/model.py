@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import enum
 import zoneinfo
-from typing import Any
+from typing import Any, Mapping
 
 from schemas.config import Config
 from schemas.names import GroupKey, StatusKey
@@ -40,6 +40,36 @@ class Actor:
     is_service: bool = False
 
 
+# Rules an administrator's save may break (gate.admins_bypass), to repair a
+# record; it is then a breach. Who may authorise a share is never bypassed.
+BYPASSABLE_RULES = frozenset({RuleId.INTAKE, RuleId.DECISION, RuleId.CONSENT, RuleId.OUTCOME, RuleId.SHARE, RuleId.RETENTION})
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """A Redmine user as the rules see them: their roles in the issue's
+    project (directly or through a group)."""
+
+    id: int
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One save in an issue's history: the state before (None for the
+    creation) and after, and who made it. `key` names the save for
+    idempotence markers: the journal id, "created", or "pending" for the save
+    the gate is judging."""
+
+    key: str
+    user_id: int | None
+    user_name: str
+    before: IssueState | None
+    after: IssueState
+    at: dt.datetime | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class Violation:
     """A rule broken by a state. `code` tells apart the ways one rule can be
@@ -50,6 +80,10 @@ class Violation:
     field: FieldKey | None
     code: str
     message: str
+
+    @property
+    def bypassable(self) -> bool:
+        return self.rule in BYPASSABLE_RULES
 
     @property
     def identity(self) -> str:
@@ -83,15 +117,18 @@ class AssignTo:
 
 
 @dataclasses.dataclass(frozen=True)
-class AddPrivateNote:
-    """A private note. `key` makes it idempotent: the executor posts it only if
-    no note of the service carries the same marker."""
+class Once:
+    """Post `note` privately and do `actions`, once. The note carries a marker
+    made from `key` and is the record that this was done, so neither a later
+    run nor a person changing the ticket since makes it happen again (the
+    service never fights a person over an assignment or a status)."""
 
     key: str
-    text: str
+    note: str
+    actions: tuple["SetFields | ChangeStatus | AssignTo", ...] = ()
 
 
-Action = SetFields | ChangeStatus | AssignTo | AddPrivateNote
+Action = SetFields | ChangeStatus | AssignTo | Once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,6 +154,33 @@ class Context:
     actor: Actor
     config: Config
     now: dt.datetime
+    # The saves so far, oldest first; the last one (if any) is previous ->
+    # proposed. Empty when nothing is known of the past.
+    history: tuple[Step, ...] = ()
+    # The project's members by user id, with their roles.
+    principals: Mapping[int, Principal] = dataclasses.field(default_factory=dict)
+
+    def for_previous(self) -> "Context | None":
+        """The context in which the previous state was judged."""
+        if self.previous is None:
+            return None
+        history = self.history[:-1]
+        return dataclasses.replace(self, previous=history[-1].before if history else None, proposed=self.previous, history=history)
+
+    @property
+    def step(self) -> Step | None:
+        """The save being judged, when known."""
+        return self.history[-1] if self.history else None
+
+    def holds_role(self, user_id: int | None, role_name: str) -> bool:
+        principal = self.principals.get(user_id) if user_id is not None else None
+        return principal is not None and role_name in principal.roles
+
+    def user_name(self, user_id: int | None) -> str:
+        principal = self.principals.get(user_id) if user_id is not None else None
+        if principal and principal.name:
+            return principal.name
+        return next((s.user_name for s in reversed(self.history) if s.user_id == user_id and s.user_name), "")
 
     @property
     def today(self) -> dt.date:

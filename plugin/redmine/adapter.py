@@ -11,14 +11,20 @@ import abc
 import datetime as dt
 import functools
 import threading
+import time
 from typing import Any, Iterator
 
 from redminelib import Redmine
 from redminelib.exceptions import ResourceNotFoundError
 
+from plugin.policy.model import Principal
 from plugin.provisioning.live import RestReader
 from schemas.config import Config
 from schemas.names import TrackerKey
+from schemas.record import FieldKey
+
+
+MEMBERSHIP_TTL = 300.0
 
 
 class RedminePort(abc.ABC):
@@ -35,6 +41,12 @@ class RedminePort(abc.ABC):
         """Issues of the InfoShare trackers updated at or after `since`, oldest first."""
 
     @abc.abstractmethod
+    def issues_where(self, tracker: TrackerKey, field_filters: dict[FieldKey, str], **filters: str) -> Iterator[dict[str, Any]]:
+        """Issues of one tracker matching Redmine's own filters: custom fields
+        by key (`"1"`, `"!*"` for none, `"<=2026-01-01"`) and plain ones
+        (`status_id="*"`). The cost follows the matches, not all issues."""
+
+    @abc.abstractmethod
     def service_user_id(self) -> int: ...
 
     @abc.abstractmethod
@@ -45,6 +57,10 @@ class RedminePort(abc.ABC):
     def group_id(self, project_id: int, group_name: str) -> int | None:
         """The id of a group that is a member of the project, or None."""
 
+    @abc.abstractmethod
+    def principals(self, project_id: int) -> dict[int, Principal]:
+        """The project's users with their roles (direct and through groups)."""
+
 
 class RedmineAdapter(RedminePort):
     def __init__(self, client: Redmine, config: Config):
@@ -52,7 +68,8 @@ class RedmineAdapter(RedminePort):
         self.config = config
         self.reader = RestReader(client)
         self._lock = threading.Lock()
-        self._groups: dict[int, dict[str, int]] = {}
+        self._membership_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
+        self._field_id_cache: dict[int, dict[str, int]] = {}
 
     def issue(self, issue_id: int) -> dict[str, Any] | None:
         try:
@@ -81,6 +98,30 @@ class RedmineAdapter(RedminePort):
             sort="updated_on,id",
         )
 
+    def _field_ids(self, tracker_id: int) -> dict[str, int]:
+        """Custom field ids by name for a tracker. `/custom_fields.json` is for
+        administrators, and a project lists only the fields not shared by all
+        projects; but every issue lists all its fields, so one issue of the
+        tracker tells. No issue yet means nothing to filter."""
+        with self._lock:
+            if tracker_id in self._field_id_cache:
+                return self._field_id_cache[tracker_id]
+        sample = self.reader.get("/issues.json", tracker_id=tracker_id, status_id="*", limit=1)["issues"]
+        ids = {cf["name"]: cf["id"] for cf in sample[0].get("custom_fields", [])} if sample else {}
+        if ids:
+            with self._lock:
+                self._field_id_cache[tracker_id] = ids
+        return ids
+
+    def issues_where(self, tracker: TrackerKey, field_filters: dict[FieldKey, str], **filters: str) -> Iterator[dict[str, Any]]:
+        tracker_id = self._tracker_ids[tracker]
+        ids = self._field_ids(tracker_id)
+        names = {key: self.config.names.field(key) for key in field_filters}
+        if any(name not in ids for name in names.values()):
+            return  # no issue of this tracker exists yet
+        params = {f"cf_{ids[names[key]]}": value for key, value in field_filters.items()}
+        yield from self.reader.get_all("/issues.json", "issues", tracker_id=str(tracker_id), sort="id", **params, **filters)
+
     @functools.cached_property
     def _service_user_id(self) -> int:
         return self.reader.get("/users/current.json")["user"]["id"]
@@ -98,9 +139,29 @@ class RedmineAdapter(RedminePort):
     def names_by_id(self) -> dict[str, dict[int, str]]:
         return self._names
 
-    def group_id(self, project_id: int, group_name: str) -> int | None:
+    def _memberships(self, project_id: int) -> list[dict[str, Any]]:
+        """A project's memberships, cached for MEMBERSHIP_TTL seconds: role
+        changes are rare and the rules ask on every event."""
         with self._lock:
-            if project_id not in self._groups:
-                memberships = self.reader.get_all(f"/projects/{project_id}/memberships.json", "memberships")
-                self._groups[project_id] = {m["group"]["name"]: m["group"]["id"] for m in memberships if m.get("group")}
-            return self._groups[project_id].get(group_name)
+            cached = self._membership_cache.get(project_id)
+            if cached and time.monotonic() - cached[0] < MEMBERSHIP_TTL:
+                return cached[1]
+        memberships = self.reader.get_all(f"/projects/{project_id}/memberships.json", "memberships")
+        with self._lock:
+            self._membership_cache[project_id] = (time.monotonic(), memberships)
+        return memberships
+
+    def group_id(self, project_id: int, group_name: str) -> int | None:
+        groups = {m["group"]["name"]: m["group"]["id"] for m in self._memberships(project_id) if m.get("group")}
+        return groups.get(group_name)
+
+    def principals(self, project_id: int) -> dict[int, Principal]:
+        found: dict[int, Principal] = {}
+        for m in self._memberships(project_id):
+            user = m.get("user")
+            if not user:
+                continue
+            roles = frozenset(r["name"] for r in m.get("roles", []))
+            known = found.get(user["id"])
+            found[user["id"]] = Principal(user["id"], user.get("name", ""), roles | (known.roles if known else frozenset()))
+        return found

@@ -8,9 +8,10 @@ import datetime as dt
 import itertools
 from typing import Any, Iterator
 
+from plugin.policy.model import Principal
 from plugin.redmine.adapter import RedminePort
 from schemas.config import Config
-from schemas.names import StatusKey, TrackerKey
+from schemas.names import RoleKey, StatusKey, TrackerKey
 from schemas.record import FIELDS, FieldKey
 
 BOT_ID = 9
@@ -29,12 +30,27 @@ class FakeRedmine(RedminePort):
         self._ids = itertools.count(1)
         self._journal_ids = itertools.count(1000)
         self.clock = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
+        # The demo project's people: practitioners 10 and 11, managers 12 and
+        # 13 (through the MASH managers group), 14 holding both roles.
+        role = config.names.role
+        self.members: dict[int, Principal] = {
+            10: Principal(10, "Priya Practitioner", frozenset({role(RoleKey.MASH_PRACTITIONER)})),
+            11: Principal(11, "Paul Practitioner", frozenset({role(RoleKey.MASH_PRACTITIONER)})),
+            12: Principal(12, "Maya Manager", frozenset({role(RoleKey.MASH_MANAGER)})),
+            13: Principal(13, "Mark Manager", frozenset({role(RoleKey.MASH_MANAGER)})),
+            14: Principal(14, "Dual Role", frozenset({role(RoleKey.MASH_PRACTITIONER), role(RoleKey.MASH_MANAGER)})),
+            BOT_ID: Principal(BOT_ID, "InfoShare service", frozenset({role(RoleKey.INFOSHARE_SERVICE)})),
+        }
 
     # -- building issues ------------------------------------------------------------
 
     def _tick(self) -> str:
         self.clock += dt.timedelta(minutes=1)
         return self.clock.isoformat().replace("+00:00", "Z")
+
+    def _name(self, user_id: int) -> str:
+        member = self.members.get(user_id)
+        return member.name if member else f"user {user_id}"
 
     def _status(self, key: StatusKey) -> dict[str, Any]:
         return {"id": STATUS_IDS[key], "name": self.config.names.status(key)}
@@ -48,7 +64,7 @@ class FakeRedmine(RedminePort):
             "project": {"id": 1, "name": "MASH"},
             "tracker": {"id": TRACKER_IDS[tracker], "name": self.config.names.tracker(tracker)},
             "status": self._status(status),
-            "author": {"id": author_id, "name": f"user {author_id}"},
+            "author": {"id": author_id, "name": self._name(author_id)},
             "subject": "Request",
             "custom_fields": [
                 {"id": FIELD_IDS[d.key], "name": self.config.names.field(d.key), "value": ([] if d.multiple else "") if d.key not in values else values[d.key]}
@@ -87,7 +103,7 @@ class FakeRedmine(RedminePort):
         journal_id = next(self._journal_ids)
         stamp = self._tick()
         issue["journals"].append(
-            {"id": journal_id, "user": {"id": user_id, "name": f"user {user_id}"}, "notes": notes, "private_notes": private_notes,
+            {"id": journal_id, "user": {"id": user_id, "name": self._name(user_id)}, "notes": notes, "private_notes": private_notes,
              "created_on": stamp, "details": details}
         )
         issue["updated_on"] = stamp
@@ -120,6 +136,29 @@ class FakeRedmine(RedminePort):
         for issue in sorted(found, key=lambda i: (i["updated_on"], i["id"])):
             yield {"id": issue["id"], "updated_on": issue["updated_on"]}
 
+    def issues_where(self, tracker: TrackerKey, field_filters: dict[FieldKey, str], **filters: str) -> Iterator[dict[str, Any]]:
+        """Redmine's filter semantics for what the service asks: a value,
+        "!*" (none), "<=date"; and status_id "*" (any) or "o" (open)."""
+        self.reads += 1
+        closed = {self.config.names.status(k) for k in (StatusKey.SHARED, StatusKey.NOT_SHARED, StatusKey.WITHDRAWN,
+                                                        StatusKey.ESCALATION_RESOLVED, StatusKey.REVIEW_COMPLETED)}
+        for issue in sorted(self.issues.values(), key=lambda i: i["id"]):
+            if issue["tracker"]["name"] != self.config.names.tracker(tracker):
+                continue
+            if filters.get("status_id", "o") == "o" and issue["status"]["name"] in closed:
+                continue
+            if all(self._matches(self.value(issue["id"], key), wanted) for key, wanted in field_filters.items()):
+                yield {"id": issue["id"], "updated_on": issue["updated_on"]}
+
+    @staticmethod
+    def _matches(value: Any, wanted: str) -> bool:
+        empty = value in (None, "", [])
+        if wanted == "!*":
+            return empty
+        if wanted.startswith("<="):
+            return not empty and value <= wanted[2:]
+        return value == wanted
+
     def service_user_id(self) -> int:
         return BOT_ID
 
@@ -131,6 +170,9 @@ class FakeRedmine(RedminePort):
 
     def group_id(self, project_id: int, group_name: str) -> int | None:
         return GROUP_IDS.get(group_name)
+
+    def principals(self, project_id: int) -> dict[int, Principal]:
+        return dict(self.members)
 
     def delete(self, issue_id: int) -> None:
         del self.issues[issue_id]

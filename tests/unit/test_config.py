@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from plugin.config import ConfigError, load_config, resolve_config_path
 from schemas.config import (
     ASSIGNEE_OWNER,
+    CONFIG_UNKNOWN_HINT,
     ConfigSchema,
     DestroyMode,
     TargetUnit,
@@ -31,7 +32,7 @@ MINIMAL = {"redmine": {"url": "http://r.test", "api_key": "k"}, "webhook": {"sec
 def errors_for(data) -> list[str]:
     with pytest.raises(ValidationError) as info:
         load_config_data(data)
-    return flatten_errors(info.value.messages)
+    return flatten_errors(info.value.messages, unknown_hint=CONFIG_UNKNOWN_HINT)
 
 
 def with_(**sections):

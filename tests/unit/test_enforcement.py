@@ -71,7 +71,7 @@ def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, en
     assert redmine.issues[issue_id]["assigned_to"]["id"] == 50
     assert redmine.issues[issue_id]["journals"][-1]["private_notes"] is True
     kinds = [e["kind"] for e in AuditLog(store).entries(issue_id=issue_id)]
-    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT, EntryKind.ACTION, EntryKind.ACTION]
+    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT, EntryKind.ACTION, EntryKind.ACTION]  # the assignment and the note
 
 
 def test_replaying_the_same_event_changes_nothing(redmine, enforcer, store):
@@ -154,3 +154,71 @@ def test_dry_run_records_nothing(redmine, store):
     assert store.cursor(RECONCILER_CURSOR) is None
     assert list(AuditLog(store).entries()) == []
     assert any("would record a breach" in p for p in printed) and any(p.startswith("would update issue") for p in printed)
+
+
+# --- R-APPROVAL through the worker -------------------------------------------------------
+
+from plugin.calendar import WorkingCalendar  # noqa: E402
+
+IN_DOUBT = {**INTAKE, F.RECIPIENT_ENTITLEMENT: "In doubt"}
+
+
+def latest_event(redmine, issue_id):
+    return event_for(redmine, issue_id, redmine.issues[issue_id]["journals"][-1]["id"])
+
+
+def test_a_share_decision_needing_approval_is_routed_to_managers(redmine, enforcer):
+    issue_id = redmine.create(dict(IN_DOUBT))
+    enforcer.handle_event(event_for(redmine, issue_id, type=EventType.ISSUE_CREATED))
+    assert redmine.value(issue_id, F.APPROVAL_REQUIRED) == "1"
+    assert redmine.value(issue_id, F.APPROVAL_REASON) == "Phone request: recipient's entitlement in doubt"
+    redmine.edit(issue_id, 10, values=dict(DECISION), status=StatusKey.ASSESSING)
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    issue = redmine.issues[issue_id]
+    assert issue["status"]["name"] == "Awaiting approval" and issue["assigned_to"]["id"] == 50
+    (note,) = [n for n in redmine.notes_by_service(issue_id) if "approval-request" in n]
+    updates = len(redmine.updates)
+    enforcer.handle_event(latest_event(redmine, issue_id))  # the service's own save: ignored
+    enforcer.reconcile()  # and the reconciler finds nothing left to do
+    assert len(redmine.updates) == updates
+
+
+def test_approval_by_a_manager_moves_it_on_and_names_the_manager(redmine, enforcer, store):
+    issue_id = redmine.create(dict(IN_DOUBT))
+    redmine.edit(issue_id, 10, values=dict(DECISION), status=StatusKey.ASSESSING)
+    enforcer.reconcile()
+    redmine.edit(issue_id, 12, values={F.APPROVAL_DECISION: "Approved"})
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    issue = redmine.issues[issue_id]
+    assert redmine.value(issue_id, F.APPROVED_BY) == "Maya Manager"
+    assert issue["status"]["name"] == "Approved" and issue["assigned_to"]["id"] == 10
+    assert store.open_breaches() == []
+
+
+def test_self_approval_recorded_past_the_gate_is_a_breach(redmine, enforcer, store):
+    issue_id = redmine.create(dict(IN_DOUBT), author_id=14)
+    redmine.edit(issue_id, 14, values=dict(DECISION), status=StatusKey.ASSESSING)
+    enforcer.reconcile()
+    redmine.edit(issue_id, 14, values={F.APPROVAL_DECISION: "Approved"})
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    (breach,) = store.open_breaches(issue_id)
+    assert (breach["rule"], breach["code"]) == ("R-APPROVAL", "self_approval")
+    assert redmine.value(issue_id, F.APPROVED_BY) in ("", None)
+    assert redmine.issues[issue_id]["status"]["name"] == "Awaiting approval"
+
+
+def test_retrospective_reminders_each_working_day(redmine, enforcer):
+    issue_id = redmine.create(dict(IN_DOUBT))
+    redmine.edit(issue_id, 10, values={**DECISION, **SHARE_RECORD, F.SHARED_ON: "2026-11-21", F.EMERGENCY_OVERRIDE: "1",
+                                       F.EMERGENCY_OVERRIDE_REASON: "immediate risk"}, status=StatusKey.SHARED)
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    assert any("retrospective Approval decision" in n for n in redmine.notes_by_service(issue_id))
+    calendar = WorkingCalendar(CONFIG.calendar)
+    sunday = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
+    monday = dt.datetime(2026, 11, 23, 12, tzinfo=dt.timezone.utc)
+    assert enforcer.remind_retrospective_approvals(sunday, calendar) == 0
+    assert enforcer.remind_retrospective_approvals(monday, calendar) == 1
+    assert enforcer.remind_retrospective_approvals(monday, calendar) == 0  # once a day
+    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=1), calendar) == 1
+    redmine.edit(issue_id, 12, values={F.APPROVAL_DECISION: "Approved"})
+    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=2), calendar) == 0

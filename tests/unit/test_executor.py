@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from plugin.executor import PrintingExecutor, RedmineExecutor, note_marker
-from plugin.policy.model import AddPrivateNote, AssignTo, ChangeStatus, SetFields
+from plugin.policy.model import AssignTo, ChangeStatus, Once, SetFields
 from schemas.names import GroupKey, StatusKey
 from schemas.record import FieldKey
 from tests.unit.fakes import BOT_ID, FakeRedmine
@@ -14,7 +14,7 @@ ACTIONS = (
     SetFields(((F.APPROVAL_REQUIRED, "1"), (F.APPROVAL_REASON, "entitlement in doubt"))),
     ChangeStatus(StatusKey.AWAITING_APPROVAL),
     AssignTo(group=GroupKey.MASH_MANAGERS),
-    AddPrivateNote("approval-requested", "Approval requested."),
+    Once("approval-requested", "Approval requested."),
 )
 
 
@@ -49,15 +49,15 @@ def test_a_note_is_recognised_by_its_marker_only_on_the_services_own_journals():
     redmine, issue_id, executor = setup()
     # A person quoting the marker does not stop the service's note.
     redmine.edit(issue_id, 10, notes="as it said: " + note_marker("k"))
-    assert executor.apply(redmine.issue(issue_id), [AddPrivateNote("k", "text")])[0].status == "applied"
+    assert executor.apply(redmine.issue(issue_id), [Once("k", "text")])[0].status == "applied"
     redmine2, issue2, executor2 = setup()
     redmine2.edit(issue2, BOT_ID, notes="earlier\n\n" + note_marker("k"))
-    assert executor2.apply(redmine2.issue(issue2), [AddPrivateNote("k", "text")])[0].status == "already"
+    assert executor2.apply(redmine2.issue(issue2), [Once("k", "text")])[0].status == "already"
 
 
 def test_the_same_note_twice_in_one_plan_is_posted_once():
     redmine, issue_id, executor = setup()
-    outcomes = executor.apply(redmine.issue(issue_id), [AddPrivateNote("k", "a"), AddPrivateNote("k", "a"), AddPrivateNote("j", "b")])
+    outcomes = executor.apply(redmine.issue(issue_id), [Once("k", "a"), Once("k", "a"), Once("j", "b")])
     assert [o.status for o in outcomes] == ["applied", "already", "applied"]
     assert redmine.updates[0][1]["notes"].count("[infoshare:") == 2
 
@@ -97,7 +97,7 @@ def test_outcomes_describe_themselves_without_values():
     assert described[0] == {"action": "SetFields", "status": "applied", "fields": ["approval_required", "approval_reason"]}
     assert described[1] == {"action": "ChangeStatus", "status": "applied", "to_status": "awaiting_approval"}
     assert described[2] == {"action": "AssignTo", "status": "applied", "group": "mash_managers", "user_id": None}
-    assert described[3] == {"action": "AddPrivateNote", "status": "applied", "note": "approval-requested"}
+    assert described[3] == {"action": "Once", "status": "applied", "once": "approval-requested"}
     assert "entitlement in doubt" not in str(described)
 
 
@@ -110,3 +110,21 @@ def test_dry_run_plans_the_same_and_prints_instead():
     assert printed[0].startswith(f"would update issue #{issue_id}:") and "(note text)" in printed[0]
     assert PrintingExecutor(redmine, CONFIG, echo=printed.append).apply(redmine.issue(issue_id), []) == []
     assert len(printed) == 1
+
+
+def test_once_does_its_actions_with_the_note_and_never_again():
+    redmine, issue_id, executor = setup()
+    once = Once("route-1", "Routed.", (ChangeStatus(StatusKey.AWAITING_APPROVAL), AssignTo(group=GroupKey.MASH_MANAGERS)))
+    outcomes = executor.apply(redmine.issue(issue_id), [once])
+    assert [(type(o.action).__name__, o.status) for o in outcomes] == [("ChangeStatus", "applied"), ("AssignTo", "applied"), ("Once", "applied")]
+    # A person takes the ticket back; the same Once does not fight them.
+    redmine.edit(issue_id, 10, status=StatusKey.ASSESSING, assigned_to_id=10)
+    again = executor.apply(redmine.issue(issue_id), [once])
+    assert [o.status for o in again] == ["already"]
+    assert redmine.issues[issue_id]["status"]["name"] == "Assessing" and len(redmine.updates) == 1
+
+
+def test_assigning_to_nobody_is_skipped():
+    redmine, issue_id, executor = setup()
+    (outcome,) = executor.apply(redmine.issue(issue_id), [AssignTo()])
+    assert outcome.status == "skipped" and outcome.reason == "nobody to assign to"

@@ -3,7 +3,7 @@ import datetime as dt
 from plugin.gate import GateOutcome, decide
 from plugin.policy import engine
 from plugin.policy.breach import breach_actions, note_key
-from plugin.policy.model import AddPrivateNote, AssignTo, RuleId, Verdict, Violation, violation_identity
+from plugin.policy.model import AssignTo, Once, RuleId, Verdict, Violation, violation_identity
 from schemas.names import GroupKey, StatusKey, TrackerKey
 from schemas.record import FieldKey
 from tests.unit.conftest import make_config
@@ -58,11 +58,11 @@ def test_context_dates_are_local():
 
 def test_breach_actions_note_and_assign():
     v = Violation(RuleId.DECISION, FieldKey.DECISION_REASONS, "missing", "Decision reasons: record them (R-DECISION).")
-    note, assign = breach_actions(17, v, make_config(reconciler={"breach_assignee": "heads_of_service"}))
-    assert isinstance(note, AddPrivateNote) and note.key == note_key(17) == "breach-17"
-    assert "breach 17, R-DECISION" in note.text and "Decision reasons: record them (R-DECISION)." in note.text
-    assert "Heads of service" in note.text
-    assert assign == AssignTo(group=GroupKey.HEADS_OF_SERVICE)
+    (once,) = breach_actions(17, v, make_config(reconciler={"breach_assignee": "heads_of_service"}))
+    assert isinstance(once, Once) and once.key == note_key(17) == "breach-17"
+    assert "breach 17, R-DECISION" in once.note and "Decision reasons: record them (R-DECISION)." in once.note
+    assert "Heads of service" in once.note
+    assert once.actions == (AssignTo(group=GroupKey.HEADS_OF_SERVICE),)
 
 
 def _request(issue, previous=None, login="practitioner1", admin=False):
@@ -101,3 +101,19 @@ def test_gate_lets_administrators_through_when_configured():
     assert bypass.outcome is GateOutcome.BYPASSED and bypass.allow and bypass.violations
     strict = make_config(gate={"admins_bypass": False})
     assert decide(strict, _request(_rest(), admin=True), NOW).outcome is GateOutcome.REFUSED
+
+
+def test_evaluate_leaves_other_trackers_alone():
+    assert engine.evaluate(ctx(state(base={}, tracker=None))) == Verdict()
+
+
+def test_user_names_come_from_the_project_or_the_history():
+    from plugin.policy.model import Principal, Step
+
+    step = Step("5", 99, "From the journal", None, state())
+    c = ctx(state())
+    c = c.__class__(**{**c.__dict__, "history": (step,), "principals": {12: Principal(12, "Maya Manager")}})
+    assert c.user_name(12) == "Maya Manager"
+    assert c.user_name(99) == "From the journal"
+    assert c.user_name(None) == "" and c.user_name(7) == ""
+    assert not c.holds_role(None, "MASH manager")

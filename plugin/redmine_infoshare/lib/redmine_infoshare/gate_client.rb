@@ -14,10 +14,16 @@ module RedmineInfoshare
     def self.check(issue, actor = User.current)
       return Result.new(reachable: false, messages: []) unless Settings.configured?
 
+      previous = issue.new_record? ? nil : Issue.find(issue.id)
+      journals = previous ? IssuePayload.journals(previous) : []
+      users = [actor, issue.author] + (previous ? previous.journals.map(&:user) : [])
       body = JSON.generate(
         'request_id' => SecureRandom.uuid,
         'issue' => IssuePayload.issue(issue),
-        'previous' => issue.new_record? ? nil : IssuePayload.issue(Issue.find(issue.id)),
+        'previous' => previous && IssuePayload.issue(previous),
+        'journals' => journals,
+        'statuses' => IssueStatus.pluck(:id, :name).map {|id, name| {'id' => id, 'name' => name} },
+        'principals' => IssuePayload.principals(issue.project, users.select {|u| u.is_a?(User) }),
         'actor' => {'id' => actor&.id, 'login' => actor&.logged? ? actor.login : nil, 'admin' => actor&.admin? || false}
       )
       timeout = Settings.gate_timeout_seconds

@@ -60,19 +60,33 @@ module RedmineInfoshare
       }
     end
 
-    def self.journal(journal)
+    def self.journal(journal, notes: true)
       return nil unless journal&.persisted?
 
-      {
+      payload = {
         'id' => journal.id,
         'user' => ref(journal.user),
-        'notes' => journal.notes,
         'private_notes' => journal.private_notes?,
         'created_on' => time(journal.created_on),
         'details' => journal.details.map do |d|
           {'property' => d.property, 'name' => d.prop_key, 'old_value' => d.old_value, 'new_value' => d.value}
         end
       }
+      payload['notes'] = journal.notes if notes
+      payload
+    end
+
+    # Journals the service reads who recorded what from: changes only, no notes.
+    def self.journals(issue)
+      issue.journals.includes(:details, :user).sort_by(&:id).map {|j| journal(j, notes: false) }
+    end
+
+    # The users a gate request names, with their roles in the issue's project
+    # (direct or through a group), which is what the service judges by.
+    def self.principals(project, users)
+      users.compact.uniq.map do |user|
+        {'id' => user.id, 'name' => user.name, 'roles' => project ? user.roles_for_project(project).map(&:name) : []}
+      end
     end
   end
 end
