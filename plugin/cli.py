@@ -172,14 +172,38 @@ def approvals() -> None:
 def approvals_remind(ctx: Context, today: str | None, dry_run: bool) -> None:
     """Remind managers of retrospective approvals still outstanding after an
     emergency override (the scheduler does this every morning)."""
-    from plugin.calendar import WorkingCalendar
     from plugin.services import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
     services = build_services(config, dry_run=dry_run, echo=click.echo)
-    posted = services.enforcer.remind_retrospective_approvals(_noon_of(today, config), WorkingCalendar(config.calendar))
+    posted = services.enforcer.remind_retrospective_approvals(_noon_of(today, config))
     click.echo(f"{posted} reminder(s) {'would be posted (dry run)' if dry_run else 'posted'}.")
+
+
+@main.group()
+def escalations() -> None:
+    """The escalation and conflict resolution procedure (R-ESCALATION)."""
+
+
+@escalations.command("run")
+@click.option("--today", metavar="DATE", help="Act as if today were DATE (default: today).")
+@click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@pass_ctx
+def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
+    """Move every overdue unresolved escalation to its next stage, and start
+    escalations people opened (the scheduler does this every morning)."""
+    from plugin.services import build_services
+
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    report = build_services(config, dry_run=dry_run, echo=click.echo).enforcer.run_escalations(_noon_of(today, config))
+    verb = "would move" if dry_run else "moved"
+    click.echo(f"Checked {report.checked} escalation(s): {verb} {len(report.moved)} to the next stage, started {len(report.started)}.")
+    for issue_id in report.moved:
+        click.echo(f"  #{issue_id} moved to its next stage")
+    for issue_id in report.final_stage_overdue:
+        click.echo(f"  #{issue_id} is overdue at the final stage and stays open")
 
 
 @main.command()

@@ -13,21 +13,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import zoneinfo
 from typing import Any, Callable
 
 from plugin import history
 from plugin.audit import AuditLog, EntryKind
 from plugin.executor import ActionOutcome, RedmineExecutor
-from plugin.calendar import WorkingCalendar
 from plugin.policy import approval, engine
 from plugin.policy.breach import breach_actions
-from plugin.policy.model import Action, Actor, Context, Principal, Step, Violation, violation_identity
+from plugin.policy.model import Action, Actor, Context, Once, Principal, Step, Violation, violation_identity
 from plugin.redmine.adapter import RedminePort
 from plugin.store import Store, utcnow
 from schemas.config import Config
 from schemas.events import Event, EventType
 from schemas.names import TrackerKey
-from schemas.record import BOOL_TRUE, FieldKey, IssueState, issue_state, parse_time
+from schemas.record import BOOL_TRUE, FieldKey, IssueState, issue_state, parse_time, related_ids
 
 log = logging.getLogger("infoshare.enforcement")
 
@@ -61,6 +61,14 @@ class IssueCheck:
             parts.append(f"resolved {len(self.resolved_breaches)}")
         parts.append(f"actions applied {applied}")
         return ", ".join(parts)
+
+
+@dataclasses.dataclass
+class EscalationReport:
+    checked: int = 0
+    moved: list[int] = dataclasses.field(default_factory=list)
+    started: list[int] = dataclasses.field(default_factory=list)
+    final_stage_overdue: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -114,7 +122,25 @@ class Enforcer:
             for c in changes
         )
 
-    def context(self, steps: tuple[Step, ...], upto: int, principals: dict[int, Principal], now: dt.datetime) -> Context:
+    def related(self, issue: dict[str, Any]) -> tuple[IssueState, ...]:
+        """The current states of the issues related to this one and of those
+        related to them (two calls at most; none for an unrelated issue)."""
+        first_ids = related_ids(issue)
+        if not first_ids:
+            return ()
+        first = self.redmine.issues_by_id(sorted(first_ids))
+        second_ids = set().union(*(related_ids(r) for r in first)) - first_ids - {issue["id"]}
+        second = self.redmine.issues_by_id(sorted(second_ids)) if second_ids else []
+        return tuple(self.state(r) for r in first + second)
+
+    def context(
+        self,
+        steps: tuple[Step, ...],
+        upto: int,
+        principals: dict[int, Principal],
+        now: dt.datetime,
+        related: tuple[IssueState, ...] = (),
+    ) -> Context:
         """The context of save `upto` (an index into `steps`): its before and
         after, and the history up to it."""
         step = steps[upto]
@@ -126,6 +152,8 @@ class Enforcer:
             now=now,
             history=steps[: upto + 1],
             principals=principals,
+            related=related,
+            service_user_id=self.redmine.service_user_id(),
         )
 
     # -- one issue ---------------------------------------------------------------------
@@ -193,7 +221,7 @@ class Enforcer:
                     result.new_breaches.append(breach_id)
                     actions += breach_actions(breach_id, violation, self.config)
 
-        verdict = engine.evaluate(self.context(steps, len(steps) - 1, principals, now))
+        verdict = engine.evaluate(self.context(steps, len(steps) - 1, principals, now, self.related(issue)))
         result.resolved_breaches = self._resolve_breaches(issue["id"], verdict.violations, source)
         result.outcomes = self.act(issue, actions + list(verdict.actions), source, verdict.violations)
         return result
@@ -201,7 +229,16 @@ class Enforcer:
     def current_context(self, issue: dict[str, Any], now: dt.datetime) -> Context:
         """The issue as it is now, with all its history."""
         steps = self.steps(history.changes(issue, self.redmine.names_by_id()))
-        return self.context(steps, len(steps) - 1, self.redmine.principals(issue["project"]["id"]), now)
+        return self.context(steps, len(steps) - 1, self.redmine.principals(issue["project"]["id"]), now, self.related(issue))
+
+    def act_on_current(self, ref: dict[str, Any], now: dt.datetime, source: str) -> list[ActionOutcome]:
+        """Evaluate an issue as it is now and apply what it calls for (the
+        timer jobs: the clock, not a save, is what changed)."""
+        issue = self.redmine.issue(ref["id"])
+        if issue is None:
+            return []
+        verdict = engine.evaluate(self.current_context(issue, now))
+        return self.act(issue, list(verdict.actions), source, verdict.violations)
 
     def act(self, issue: dict[str, Any], actions: list[Action], source: str, violations: tuple[Violation, ...] = ()) -> list[ActionOutcome]:
         """Apply actions through the executor and audit what was done."""
@@ -251,7 +288,7 @@ class Enforcer:
 
     # -- retrospective approvals ---------------------------------------------------------------
 
-    def remind_retrospective_approvals(self, now: dt.datetime, calendar: WorkingCalendar) -> int:
+    def remind_retrospective_approvals(self, now: dt.datetime) -> int:
         """Post today's reminder on every request shared under an emergency
         override whose retrospective approval is still outstanding. Found
         with Redmine's filters (override set, no approval decision), so the
@@ -266,12 +303,39 @@ class Enforcer:
             issue = self.redmine.issue(ref["id"])
             if issue is None:
                 continue
-            reminder = approval.retrospective_reminder(self.current_context(issue, now), calendar.is_working_day)
+            reminder = approval.retrospective_reminder(self.current_context(issue, now))
             if reminder is not None:
                 outcomes = self.act(issue, [reminder], Source.SCHEDULER)
                 posted += any(o.status == "applied" for o in outcomes)
         log.info("retrospective approval reminders", extra={"job": "approval_reminders", "count": posted})
         return posted
+
+    # -- escalation timers -----------------------------------------------------------------------
+
+    def run_escalations(self, now: dt.datetime) -> EscalationReport:
+        """Move every overdue unresolved escalation on, and start any that a
+        person opened without the service noticing. Both are found with
+        Redmine's filters (tracker, open, due date / no stage), so the cost
+        follows the overdue and new escalations, not all of them."""
+        today = now.astimezone(zoneinfo.ZoneInfo(self.config.calendar.timezone)).date()
+        report = EscalationReport()
+        yesterday = (today - dt.timedelta(days=1)).isoformat()
+        overdue = list(self.redmine.issues_where(TrackerKey.ESCALATION, {}, status_id="o", due_date=f"<={yesterday}"))
+        unstarted = list(self.redmine.issues_where(TrackerKey.ESCALATION, {FieldKey.ESCALATION_STAGE: "!*"}, status_id="o"))
+        for ref in overdue + unstarted:
+            outcomes = self.act_on_current(ref, now, Source.SCHEDULER)
+            for outcome in outcomes:
+                if isinstance(outcome.action, Once) and outcome.status == "applied":
+                    key = outcome.action.key
+                    if key.startswith("final-stage-overdue"):
+                        report.final_stage_overdue.append(ref["id"])
+                    elif key.startswith("stage-"):
+                        report.moved.append(ref["id"])
+                    elif key == "escalation-started":
+                        report.started.append(ref["id"])
+        report.checked = len(overdue) + len(unstarted)
+        log.info("escalation timers", extra={"job": "escalations", "count": len(report.moved)})
+        return report
 
     # -- reconciliation -----------------------------------------------------------------------
 

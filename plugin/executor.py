@@ -1,10 +1,13 @@
-"""The one executor: turns a verdict's actions into at most one Redmine update.
+"""The one executor: turns a verdict's actions into Redmine calls.
 
 Idempotent by comparison: each action is checked against the issue as Redmine
 has it now (a field already holding the value, the ticket already assigned,
-a note already carrying its marker) and only what differs is sent, so applying
-the same verdict twice changes nothing the second time. A dry run is the same
-planning with the last step swapped for printing.
+a note already carrying its marker) and only what differs is sent, in one
+update per issue, so applying the same verdict twice changes nothing the
+second time. What cannot be one update (creating a linked issue, adding a
+watcher, acting on another issue) runs first, each made safe to repeat by
+checking Redmine before it acts. A dry run is the same planning with the
+calls swapped for printing.
 """
 
 from __future__ import annotations
@@ -13,7 +16,17 @@ import dataclasses
 import json
 from typing import Any, Callable, Sequence
 
-from plugin.policy.model import Action, AssignTo, ChangeStatus, Once, SetFields
+from plugin.policy.model import (
+    Action,
+    AddWatcher,
+    AssignTo,
+    ChangeStatus,
+    CreateLinkedIssue,
+    OnIssue,
+    Once,
+    SetDates,
+    SetFields,
+)
 from plugin.redmine.adapter import RedminePort
 from schemas.config import Config
 from schemas.record import is_blank
@@ -27,11 +40,12 @@ def note_marker(key: str) -> str:
     return f"[infoshare:{key}]"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class ActionOutcome:
     action: Action
     status: str  # "applied" | "already" | "skipped"
     reason: str = ""
+    created_issue_id: int | None = None
 
     def describe(self) -> dict[str, Any]:
         """For the audit log: what kind of action and on what, never a value."""
@@ -44,22 +58,41 @@ class ActionOutcome:
         elif isinstance(a, AssignTo):
             out["group"] = a.group.value if a.group else None
             out["user_id"] = a.user_id
+        elif isinstance(a, SetDates):
+            out["dates"] = [k for k in ("start_date", "due_date") if getattr(a, k) is not None]
+        elif isinstance(a, AddWatcher):
+            out["group"] = a.group.value
+        elif isinstance(a, CreateLinkedIssue):
+            out["tracker"] = a.tracker.value
+            out["created_issue_id"] = self.created_issue_id
         elif isinstance(a, Once):
             out["once"] = a.key
+        elif isinstance(a, OnIssue):
+            out["issue_id"] = a.issue_id
         if self.reason:
             out["reason"] = self.reason
         return out
 
 
 @dataclasses.dataclass
+class Effect:
+    """A call that cannot be part of the issue's one update."""
+
+    outcome: ActionOutcome
+    kind: str  # "create" | "watch" | "on_issue"
+    data: Any = None
+
+
+@dataclasses.dataclass
 class Plan:
-    issue_id: int
+    issue: dict[str, Any]
     attributes: dict[str, Any]
     outcomes: list[ActionOutcome]
+    effects: list[Effect]
 
     @property
-    def changes_anything(self) -> bool:
-        return bool(self.attributes)
+    def issue_id(self) -> int:
+        return self.issue["id"]
 
 
 def _same(current: Any, wanted: Any) -> bool:
@@ -75,17 +108,26 @@ class Planner:
         self.redmine = redmine
         self.config = config
 
-    def _has_note(self, issue: dict[str, Any], marker: str) -> bool:
+    def has_note(self, issue: dict[str, Any], marker: str) -> bool:
         bot = self.redmine.service_user_id()
         return any(
             (j.get("user") or {}).get("id") == bot and marker in (j.get("notes") or "") for j in issue.get("journals") or []
         )
 
+    def assignee(self, issue: dict[str, Any], action: AssignTo) -> int | None:
+        if action.group is None:
+            return action.user_id
+        return self.redmine.group_id(issue["project"]["id"], self.config.names.group(action.group))
+
     def plan(self, issue: dict[str, Any], actions: Sequence[Action]) -> Plan:
-        attributes: dict[str, Any] = {}
-        outcomes: list[ActionOutcome] = []
+        plan = Plan(issue, {}, [], [])
         notes: list[str] = []
         fields = {cf["name"]: cf for cf in issue.get("custom_fields") or []}
+
+        def out(action: Action, status: str, reason: str = "") -> ActionOutcome:
+            outcome = ActionOutcome(action, status, reason)
+            plan.outcomes.append(outcome)
+            return outcome
 
         def plan_one(action: Action) -> None:
             if isinstance(action, SetFields):
@@ -93,66 +135,135 @@ class Planner:
                 for key, value in action.values:
                     entry = fields.get(self.config.names.field(key))
                     if entry is None:
-                        outcomes.append(ActionOutcome(action, "skipped", f"field {key.value} is not on this issue"))
+                        out(action, "skipped", f"field {key.value} is not on this issue")
                         return
                     if not _same(entry.get("value"), value):
                         changed.append({"id": entry["id"], "value": "" if value is None else value})
                 if changed:
-                    attributes.setdefault("custom_fields", []).extend(changed)
-                outcomes.append(ActionOutcome(action, "applied" if changed else "already"))
+                    plan.attributes.setdefault("custom_fields", []).extend(changed)
+                out(action, "applied" if changed else "already")
             elif isinstance(action, ChangeStatus):
                 name = self.config.names.status(action.status)
                 if (issue.get("status") or {}).get("name") == name:
-                    outcomes.append(ActionOutcome(action, "already"))
+                    out(action, "already")
                 else:
-                    attributes["status_id"] = next(i for i, n in self.redmine.names_by_id()["status"].items() if n == name)
-                    outcomes.append(ActionOutcome(action, "applied"))
+                    plan.attributes["status_id"] = next(i for i, n in self.redmine.names_by_id()["status"].items() if n == name)
+                    out(action, "applied")
             elif isinstance(action, AssignTo):
-                target = action.user_id
-                if action.group is not None:
-                    target = self.redmine.group_id(issue["project"]["id"], self.config.names.group(action.group))
-                    if target is None:
-                        outcomes.append(ActionOutcome(action, "skipped", f"group {action.group.value} is not a member of the project"))
-                        return
+                target = self.assignee(issue, action)
                 if target is None:
-                    outcomes.append(ActionOutcome(action, "skipped", "nobody to assign to"))
+                    out(action, "skipped", "group is not a member of the project" if action.group else "nobody to assign to")
                 elif (issue.get("assigned_to") or {}).get("id") == target:
-                    outcomes.append(ActionOutcome(action, "already"))
+                    out(action, "already")
                 else:
-                    attributes["assigned_to_id"] = target
-                    outcomes.append(ActionOutcome(action, "applied"))
+                    plan.attributes["assigned_to_id"] = target
+                    out(action, "applied")
+            elif isinstance(action, SetDates):
+                changed = False
+                for key in ("start_date", "due_date"):
+                    wanted = getattr(action, key)
+                    if wanted is not None and issue.get(key) != wanted.isoformat():
+                        plan.attributes[key] = wanted.isoformat()
+                        changed = True
+                out(action, "applied" if changed else "already")
+            elif isinstance(action, AddWatcher):
+                group = self.redmine.group_id(issue["project"]["id"], self.config.names.group(action.group))
+                if group is None:
+                    out(action, "skipped", "group is not a member of the project")
+                elif any(w.get("id") == group for w in issue.get("watchers") or []):
+                    out(action, "already")
+                else:
+                    plan.effects.append(Effect(out(action, "applied"), "watch", group))
+            elif isinstance(action, CreateLinkedIssue):
+                plan.effects.append(Effect(out(action, "applied"), "create"))
+            elif isinstance(action, OnIssue):
+                plan.effects.append(Effect(out(action, "applied"), "on_issue"))
             elif isinstance(action, Once):
                 marker = note_marker(action.key)
-                if self._has_note(issue, marker) or any(marker in n for n in notes):
-                    outcomes.append(ActionOutcome(action, "already"))
+                if self.has_note(issue, marker) or any(marker in n for n in notes):
+                    out(action, "already")
                     return
                 for inner in action.actions:
                     plan_one(inner)
                 notes.append(f"{action.note}\n\n{marker}")
-                outcomes.append(ActionOutcome(action, "applied"))
+                out(action, "applied")
 
         for action in actions:
             plan_one(action)
         if notes:
-            attributes["notes"] = NOTE_SEPARATOR.join(notes)
-            attributes["private_notes"] = True
-        return Plan(issue["id"], attributes, outcomes)
+            plan.attributes["notes"] = NOTE_SEPARATOR.join(notes)
+            plan.attributes["private_notes"] = True
+        return plan
 
 
 class RedmineExecutor:
-    """Applies plans: one PUT per issue, only when something differs."""
+    """Applies plans: the effects, then one PUT per issue if anything differs."""
 
     dry_run = False
 
     def __init__(self, redmine: RedminePort, config: Config):
         self.redmine = redmine
+        self.config = config
         self.planner = Planner(redmine, config)
 
     def apply(self, issue: dict[str, Any], actions: Sequence[Action]) -> list[ActionOutcome]:
         plan = self.planner.plan(issue, actions)
-        if plan.changes_anything:
-            self.redmine.update_issue(plan.issue_id, plan.attributes)
-        return plan.outcomes
+        outcomes = list(plan.outcomes)
+        for effect in plan.effects:
+            outcomes += self._effect(plan, effect)
+        if plan.attributes:
+            self._update(plan.issue_id, plan.attributes)
+        return outcomes
+
+    # -- the calls (the dry run overrides these) ----------------------------------
+
+    def _update(self, issue_id: int, attributes: dict[str, Any]) -> None:
+        self.redmine.update_issue(issue_id, attributes)
+
+    def _effect(self, plan: Plan, effect: Effect) -> list[ActionOutcome]:
+        action = effect.outcome.action
+        if effect.kind == "watch":
+            self.redmine.add_watcher(plan.issue_id, effect.data)
+            return []
+        if effect.kind == "on_issue":
+            other = self.redmine.issue(action.issue_id)
+            if other is None:
+                effect.outcome.status, effect.outcome.reason = "skipped", "the issue no longer exists"
+                return []
+            return self.apply(other, action.actions)
+        return self._create(plan.issue, effect.outcome)
+
+    def _create(self, source: dict[str, Any], outcome: ActionOutcome) -> list[ActionOutcome]:
+        """Create the linked issue unless one carrying the marker exists
+        (a retry after a crash), relate it, set its fields and note."""
+        action: CreateLinkedIssue = outcome.action
+        marker = note_marker(action.key)
+        new_id = self.redmine.find_issue_with_marker(action.tracker, marker)
+        if new_id is None:
+            attributes: dict[str, Any] = {
+                "project_id": source["project"]["id"],
+                "tracker_id": self.redmine.tracker_id(action.tracker),
+                "subject": action.subject,
+                "description": f"{action.description}\n\n{marker}",
+            }
+            assignee = self.planner.assignee(source, action.assign)
+            if assignee is not None:
+                attributes["assigned_to_id"] = assignee
+            for key in ("start_date", "due_date"):
+                if getattr(action, key) is not None:
+                    attributes[key] = getattr(action, key).isoformat()
+            new_id = self.redmine.create_issue(attributes)
+        else:
+            outcome.status = "already"
+        outcome.created_issue_id = new_id
+        created = self.redmine.issue(new_id)
+        if source["id"] not in {r.get("issue_id") for r in created.get("relations") or []} | {
+            r.get("issue_to_id") for r in created.get("relations") or []
+        }:
+            self.redmine.add_relation(new_id, source["id"], action.relation_type)
+        # The fields go in after creation: a new tracker's field ids are only
+        # known from an issue of it.
+        return self.apply(created, [Once(f"{action.key}-opened", action.note, (SetFields(action.fields),))])
 
 
 class PrintingExecutor(RedmineExecutor):
@@ -164,9 +275,15 @@ class PrintingExecutor(RedmineExecutor):
         super().__init__(redmine, config)
         self.echo = echo
 
-    def apply(self, issue: dict[str, Any], actions: Sequence[Action]) -> list[ActionOutcome]:
-        plan = self.planner.plan(issue, actions)
-        if plan.changes_anything:
-            shown = {k: ("(note text)" if k == "notes" else v) for k, v in plan.attributes.items()}
-            self.echo(f"would update issue #{plan.issue_id}: {json.dumps(shown, sort_keys=True)}")
-        return plan.outcomes
+    def _update(self, issue_id: int, attributes: dict[str, Any]) -> None:
+        shown = {k: ("(note text)" if k == "notes" else v) for k, v in attributes.items()}
+        self.echo(f"would update issue #{issue_id}: {json.dumps(shown, sort_keys=True)}")
+
+    def _effect(self, plan: Plan, effect: Effect) -> list[ActionOutcome]:
+        action = effect.outcome.action
+        if effect.kind == "on_issue":
+            other = self.redmine.issue(action.issue_id)
+            return self.apply(other, action.actions) if other else []
+        what = f"add group {effect.data} as a watcher" if effect.kind == "watch" else f"create a linked {action.tracker.value} issue"
+        self.echo(f"would {what} on issue #{plan.issue_id}")
+        return []

@@ -397,6 +397,11 @@ class IssueState:
     author_id: int | None = None
     assigned_to_id: int | None = None
     created_on: dt.datetime | None = None
+    closed_on: dt.datetime | None = None
+    start_date: dt.date | None = None
+    due_date: dt.date | None = None
+    # Issues this one is related to (Redmine relations, any type).
+    related_ids: frozenset[int] = frozenset()
 
     def raw(self, key: FieldKey) -> Any:
         return self.fields.get(key)
@@ -448,6 +453,25 @@ def _ref_id(value: Any) -> int | None:
     return value.get("id") if isinstance(value, Mapping) else None
 
 
+def _parse_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def related_ids(issue: Mapping[str, Any]) -> frozenset[int]:
+    """The ids of the issues a REST issue (with `include=relations`) relates to."""
+    own = issue.get("id")
+    found = set()
+    for relation in issue.get("relations") or []:
+        for key in ("issue_id", "issue_to_id"):
+            other = relation.get(key)
+            if other is not None and other != own:
+                found.add(other)
+    return frozenset(found)
+
+
 def issue_state(
     issue: Mapping[str, Any],
     *,
@@ -468,4 +492,8 @@ def issue_state(
         author_id=_ref_id(issue.get("author")),
         assigned_to_id=_ref_id(issue.get("assigned_to")),
         created_on=parse_time(issue.get("created_on")),
+        closed_on=parse_time(issue.get("closed_on")),
+        start_date=_parse_date(issue.get("start_date")),
+        due_date=_parse_date(issue.get("due_date")),
+        related_ids=related_ids(issue),
     )

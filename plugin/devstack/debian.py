@@ -48,6 +48,24 @@ def ensure_web_server_gem() -> None:
         gemfile.write_text(current + ("" if current.endswith("\n") or not current else "\n") + GEMFILE_LOCAL_LINE + "\n")
 
 
+SERIAL_ENV = "INFOSHARE_SERIAL_REQUESTS"
+SERIAL_SNIPPET = (
+    "# InfoShare local stacks and tests: with INFOSHARE_SERIAL_REQUESTS=1 Redmine serves\n"
+    "# one request at a time, because SQLite locks the whole database during a save.\n"
+    f"config.allow_concurrency = false if ENV['{SERIAL_ENV}'] == '1'\n"
+)
+
+
+def ensure_serial_requests_option() -> None:
+    """Let our SQLite instances serve requests one at a time (Rails adds
+    Rack::Lock), so the service's saves never collide with a person's. Only
+    processes started with INFOSHARE_SERIAL_REQUESTS=1 are affected."""
+    target = REDMINE_ROOT / "config" / "additional_environment.rb"
+    current = target.read_text() if target.exists() else ""
+    if SERIAL_ENV not in current:
+        target.write_text(current + ("\n" if current and not current.endswith("\n") else "") + SERIAL_SNIPPET)
+
+
 def _same_tree(a: Path, b: Path) -> bool:
     cmp = filecmp.dircmp(a, b)
     if cmp.left_only or cmp.right_only or cmp.diff_files or cmp.funny_files:
@@ -169,7 +187,7 @@ class RedmineInstance:
         server_pid = self.path / "tmp" / f"server-{port}.pid"
         server_pid.unlink(missing_ok=True)  # a stale one makes `rails server` refuse to start
         argv = ["ruby", "bin/rails", "server", "-u", "webrick", "-b", "127.0.0.1", "-p", str(port), "-P", str(server_pid)]
-        return processes.start(argv, log_path=log_path, pid_path=pid_path, env=self.env(env), cwd=REDMINE_ROOT)
+        return processes.start(argv, log_path=log_path, pid_path=pid_path, env=self.env({SERIAL_ENV: "1", **(env or {})}), cwd=REDMINE_ROOT)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

@@ -19,7 +19,7 @@ from plugin.devstack import debian, processes
 from plugin.devstack.demo import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
 from plugin.provisioning.spec import build_spec
 from plugin.redmine.client import make_redmine
-from schemas.config import Config, load_config_data
+from schemas.config import DEFAULT_STAGES, Config, load_config_data
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(sys.executable).parent
@@ -42,7 +42,14 @@ def stack_config_text(*, redmine_url: str, api_key: str, service_url: str, datab
         "[webhook]\n"
         f"secret = {toml_string(secret)}\n\n"
         "[approval]\n"
-        'trusted_domains = ["nhs.net", "police.uk", "gov.uk", "mash.example.org"]\n'
+        'trusted_domains = ["nhs.net", "police.uk", "gov.uk", "mash.example.org"]\n\n'
+        "# The default stages; the partnership hears when a disagreement reaches senior managers.\n"
+        + "".join(
+            "[[escalation.stages]]\n"
+            f"number = {s['number']}\nname = {toml_string(s['name'])}\nowner = {toml_string(s['owner'])}\n"
+            f"working_days = {s['working_days']}\nnotify_partnership = {'true' if s['number'] == 3 else 'false'}\n\n"
+            for s in DEFAULT_STAGES
+        )
     )
 
 
@@ -148,6 +155,7 @@ class Stack:
         Returns True when the shim changed (a running Redmine must restart)."""
         debian.require_debian_redmine()
         debian.ensure_web_server_gem()
+        debian.ensure_serial_requests_option()
         changed = debian.install_shim()
         instance = self.instance
         if not instance.db_path.exists():

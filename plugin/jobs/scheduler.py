@@ -39,6 +39,9 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     # Retrospective-approval reminders, each morning; the rule itself skips
     # days that are not working days.
     scheduler.add_job("plugin.jobs.tasks:approval_reminders", "cron", hour=9, minute=0, id="approval_reminders", replace_existing=True)
+    # Escalation timers: due dates are days, so early each morning, and again
+    # at midday in case the morning run was missed.
+    scheduler.add_job("plugin.jobs.tasks:escalations", "cron", hour="7,12", minute=5, id="escalations", replace_existing=True)
     return scheduler
 
 

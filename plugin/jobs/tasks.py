@@ -34,8 +34,12 @@ def reconcile() -> None:
 
 
 def approval_reminders() -> None:
-    from plugin.calendar import WorkingCalendar
     from plugin.store import utcnow
 
-    services = _require()
-    services.enforcer.remind_retrospective_approvals(utcnow(), WorkingCalendar(services.config.calendar))
+    _require().enforcer.remind_retrospective_approvals(utcnow())
+
+
+def escalations() -> None:
+    from plugin.store import utcnow
+
+    _require().enforcer.run_escalations(utcnow())

@@ -312,17 +312,16 @@ def derive(ctx: Context) -> list:
     return actions
 
 
-def retrospective_reminder(ctx: Context, is_working_day) -> Once | None:
+def retrospective_reminder(ctx: Context) -> Once | None:
     """Today's reminder that a retrospective approval is outstanding: on every
-    working day after the day the override was used, until one is recorded.
-    `is_working_day(date)` comes from the working calendar."""
+    working day after the day the override was used, until one is recorded."""
     awaits = _awaits_retrospective_approval(ctx.config)
     if not awaits(ctx.proposed):
         return None
     trigger = _last_step_where(ctx.history, awaits)
     used_on = ctx.local_date(trigger.at) if trigger and trigger.at else None
     today = ctx.today
-    if used_on is None or today <= used_on or not is_working_day(today):
+    if used_on is None or today <= used_on or not ctx.calendar.is_working_day(today):
         return None
     group = ctx.config.names.group(ctx.config.approval.approvers_group)
     return Once(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from plugin.policy import approval, consent, decision, intake, outcome, share
+from plugin.policy import approval, consent, decision, escalation, intake, outcome, share
 from plugin.policy.model import Action, Context, Verdict, Violation
 from schemas.names import TrackerKey
 
@@ -15,14 +15,14 @@ Derive = Callable[[Context], list[Action]]
 # The rules of each tracker, in the order their messages are shown.
 CHECKS: dict[TrackerKey, tuple[Check, ...]] = {
     TrackerKey.INFORMATION_REQUEST: (intake.check, decision.check, consent.check, outcome.check, share.check, approval.check),
-    TrackerKey.ESCALATION: (),
+    TrackerKey.ESCALATION: (escalation.check,),
     TrackerKey.RETENTION_REVIEW: (),
 }
 
 # What the service does about an issue as it is now.
 DERIVES: dict[TrackerKey, tuple[Derive, ...]] = {
-    TrackerKey.INFORMATION_REQUEST: (approval.derive,),
-    TrackerKey.ESCALATION: (),
+    TrackerKey.INFORMATION_REQUEST: (approval.derive, escalation.derive),
+    TrackerKey.ESCALATION: (escalation.derive,),
     TrackerKey.RETENTION_REVIEW: (),
 }
 

@@ -10,12 +10,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import zoneinfo
 from typing import Any, Mapping
 
-from schemas.config import Config
-from schemas.names import GroupKey, StatusKey
+from plugin.calendar import WorkingCalendar
+from schemas.config import CalendarConfig, Config
+from schemas.names import GroupKey, StatusKey, TrackerKey
 from schemas.record import FieldKey, IssueState
+
+
+@functools.lru_cache(maxsize=8)
+def working_calendar(config: CalendarConfig) -> WorkingCalendar:
+    return WorkingCalendar(config)
 
 
 class RuleId(str, enum.Enum):
@@ -117,6 +124,37 @@ class AssignTo:
 
 
 @dataclasses.dataclass(frozen=True)
+class SetDates:
+    """The issue's own start and due dates (None leaves one as it is)."""
+
+    start_date: dt.date | None = None
+    due_date: dt.date | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class AddWatcher:
+    group: GroupKey
+
+
+@dataclasses.dataclass(frozen=True)
+class CreateLinkedIssue:
+    """Create an issue related to this one. `key` is written into the new
+    issue's description as a marker; before creating, the executor looks for
+    an issue carrying it, so a retry after a crash never makes a second."""
+
+    key: str
+    tracker: TrackerKey
+    subject: str
+    description: str
+    fields: tuple[tuple[FieldKey, Any], ...]
+    assign: "AssignTo"
+    note: str  # a private note on the new issue
+    start_date: dt.date | None = None
+    due_date: dt.date | None = None
+    relation_type: str = "relates"
+
+
+@dataclasses.dataclass(frozen=True)
 class Once:
     """Post `note` privately and do `actions`, once. The note carries a marker
     made from `key` and is the record that this was done, so neither a later
@@ -125,10 +163,18 @@ class Once:
 
     key: str
     note: str
-    actions: tuple["SetFields | ChangeStatus | AssignTo", ...] = ()
+    actions: tuple[Any, ...] = ()
 
 
-Action = SetFields | ChangeStatus | AssignTo | Once
+@dataclasses.dataclass(frozen=True)
+class OnIssue:
+    """Actions on another issue (an escalation acting on its request)."""
+
+    issue_id: int
+    actions: tuple[Any, ...]
+
+
+Action = SetFields | ChangeStatus | AssignTo | SetDates | AddWatcher | CreateLinkedIssue | Once | OnIssue
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +205,15 @@ class Context:
     history: tuple[Step, ...] = ()
     # The project's members by user id, with their roles.
     principals: Mapping[int, Principal] = dataclasses.field(default_factory=dict)
+    # Current states of the issues related to this one, and of the issues
+    # related to those (an escalation sees its request and its siblings).
+    related: tuple[IssueState, ...] = ()
+    # The InfoShare service's own Redmine user, to tell its saves from people's.
+    service_user_id: int | None = None
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        return working_calendar(self.config.calendar)
 
     def for_previous(self) -> "Context | None":
         """The context in which the previous state was judged."""

@@ -60,6 +60,10 @@ SERVICE_OWNED_FIELDS = (
     FieldKey.RETENTION_REVIEW_DATE,
 )
 
+# R-ESCALATION: an Escalation's start date (the day its stage began) and due
+# date are the service's timers; people move the stage, the service the dates.
+ESCALATION_SERVICE_ATTRIBUTES = ("start_date", "due_date")
+
 # R-APPROVAL: fields only the approver role may edit.
 APPROVER_ONLY_FIELDS = (FieldKey.APPROVAL_DECISION, FieldKey.APPROVAL_NOTES)
 

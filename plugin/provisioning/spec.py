@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
-from plugin.policy.requirements import APPROVER_ONLY_FIELDS, SERVICE_OWNED_FIELDS, required_in_status
+from plugin.policy.requirements import APPROVER_ONLY_FIELDS, ESCALATION_SERVICE_ATTRIBUTES, SERVICE_OWNED_FIELDS, required_in_status
 from schemas.config import Config
 from schemas.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
 from schemas.record import FIELDS, ConfiguredValues, FieldDef
@@ -73,7 +73,7 @@ class FieldRuleSpec:
     tracker: str
     role: str
     status: str
-    field: str  # a custom field's name
+    field: str  # a custom field's name, or a core attribute (start_date, due_date)
     rule: str  # "required" | "readonly"
 
 
@@ -233,6 +233,9 @@ def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "required"))
                 for field in readonly:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "readonly"))
+                if tracker is TrackerKey.ESCALATION:
+                    for attribute in ESCALATION_SERVICE_ATTRIBUTES:
+                        rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), attribute, "readonly"))
     return tuple(rules)
 
 

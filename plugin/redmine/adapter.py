@@ -30,11 +30,33 @@ MEMBERSHIP_TTL = 300.0
 class RedminePort(abc.ABC):
     @abc.abstractmethod
     def issue(self, issue_id: int) -> dict[str, Any] | None:
-        """The issue with its journals, or None if it no longer exists."""
+        """The issue with its journals, relations and watchers, or None if it
+        no longer exists."""
+
+    @abc.abstractmethod
+    def issues_by_id(self, issue_ids: list[int]) -> list[dict[str, Any]]:
+        """Current states (with relations) of the given issues, in one call."""
 
     @abc.abstractmethod
     def update_issue(self, issue_id: int, attributes: dict[str, Any]) -> None:
         """PUT /issues/:id.json with {"issue": attributes}."""
+
+    @abc.abstractmethod
+    def create_issue(self, attributes: dict[str, Any]) -> int:
+        """POST /issues.json; returns the new issue's id."""
+
+    @abc.abstractmethod
+    def find_issue_with_marker(self, tracker: TrackerKey, marker: str) -> int | None:
+        """An issue of the tracker whose description carries `marker`."""
+
+    @abc.abstractmethod
+    def add_relation(self, issue_id: int, issue_to_id: int, relation_type: str) -> None: ...
+
+    @abc.abstractmethod
+    def add_watcher(self, issue_id: int, principal_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def tracker_id(self, tracker: TrackerKey) -> int: ...
 
     @abc.abstractmethod
     def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
@@ -73,12 +95,42 @@ class RedmineAdapter(RedminePort):
 
     def issue(self, issue_id: int) -> dict[str, Any] | None:
         try:
-            return self.reader.get(f"/issues/{issue_id}.json", include="journals")["issue"]
+            return self.reader.get(f"/issues/{issue_id}.json", include="journals,relations,watchers")["issue"]
         except ResourceNotFoundError:
             return None
 
+    def issues_by_id(self, issue_ids: list[int]) -> list[dict[str, Any]]:
+        if not issue_ids:
+            return []
+        return self.reader.get_all(
+            "/issues.json", "issues", issue_id=",".join(str(i) for i in sorted(issue_ids)), status_id="*", include="relations"
+        )
+
     def update_issue(self, issue_id: int, attributes: dict[str, Any]) -> None:
         self.client.engine.request("put", f"{self.reader.base}/issues/{issue_id}.json", data={"issue": attributes})
+
+    def create_issue(self, attributes: dict[str, Any]) -> int:
+        created = self.client.engine.request("post", f"{self.reader.base}/issues.json", data={"issue": attributes})
+        return created["issue"]["id"]
+
+    def find_issue_with_marker(self, tracker: TrackerKey, marker: str) -> int | None:
+        found = self.reader.get(
+            "/issues.json", tracker_id=self._tracker_ids[tracker], status_id="*", description=f"~{marker}", limit=1
+        )["issues"]
+        return found[0]["id"] if found else None
+
+    def add_relation(self, issue_id: int, issue_to_id: int, relation_type: str) -> None:
+        self.client.engine.request(
+            "post",
+            f"{self.reader.base}/issues/{issue_id}/relations.json",
+            data={"relation": {"issue_to_id": issue_to_id, "relation_type": relation_type}},
+        )
+
+    def add_watcher(self, issue_id: int, principal_id: int) -> None:
+        self.client.engine.request("post", f"{self.reader.base}/issues/{issue_id}/watchers.json", data={"user_id": principal_id})
+
+    def tracker_id(self, tracker: TrackerKey) -> int:
+        return self._tracker_ids[tracker]
 
     @functools.cached_property
     def _tracker_ids(self) -> dict[TrackerKey, int]:

@@ -22,3 +22,6 @@ end
 unless Issue.included_modules.include?(RedmineInfoshare::IssuePatch)
   Issue.include RedmineInfoshare::IssuePatch
 end
+unless IssueRelation.included_modules.include?(RedmineInfoshare::RelationPatch)
+  IssueRelation.include RedmineInfoshare::RelationPatch
+end

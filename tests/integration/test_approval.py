@@ -64,10 +64,12 @@ def in_doubt_phone_request(rest, login="practitioner1") -> int:
     return rest.create_issue(login, intake_values(recipient_entitlement="In doubt"), subject="Approval test")
 
 
-def route(rest, issue_id, login="practitioner1"):
+def route(live, rest, issue_id, login="practitioner1"):
     """Record a share decision; the service moves the request to managers."""
+    live.settle()
     rest.update_issue(login, issue_id, decision_values(), status=S.ASSESSING)
     wait_until(lambda: status_of(rest, issue_id) == "Awaiting approval", what="routing to Awaiting approval")
+    live.settle()
 
 
 def test_phone_request_in_doubt_needs_manager1s_approval_before_sharing(live, rest):
@@ -81,7 +83,7 @@ def test_phone_request_in_doubt_needs_manager1s_approval_before_sharing(live, re
     )
     assert "Approval decision: this request needs a manager's approval before it can be Shared (Phone request: recipient's entitlement in doubt) (R-APPROVAL)." in message
 
-    route(rest, issue_id)
+    route(live, rest, issue_id)
     issue = rest.issue(issue_id)
     assert issue["assigned_to"]["name"] == "MASH managers"
     routed = next(j for j in issue["journals"] if "[infoshare:approval-request-" in (j.get("notes") or ""))
@@ -119,7 +121,7 @@ def _dual_role_user(rest) -> str:
 def test_a_user_with_both_roles_cannot_approve_their_own_decision(live, rest):
     dual = _dual_role_user(rest)
     issue_id = in_doubt_phone_request(rest, login=dual)
-    route(rest, issue_id, login=dual)
+    route(live, rest, issue_id, login=dual)
     message = refused(lambda: rest.update_issue(dual, issue_id, {F.APPROVAL_DECISION: "Approved"}))
     assert "Approval decision: you cannot approve a request you logged or a decision you recorded; another manager must approve it (R-APPROVAL)." in message
     # Another manager can.
@@ -150,7 +152,7 @@ def test_email_from_an_untrusted_domain_needs_approval(live, rest):
 
 def test_a_declined_approval_goes_back_to_the_practitioner(live, rest):
     issue_id = in_doubt_phone_request(rest, login="practitioner2")
-    route(rest, issue_id, login="practitioner2")
+    route(live, rest, issue_id, login="practitioner2")
     rest.update_issue("manager1", issue_id, {F.APPROVAL_DECISION: "Declined", F.APPROVAL_NOTES: "Entitlement not established"})
     issue = wait_for_issue(rest, issue_id, lambda i: i["status"]["name"] == "Assessing", "back to Assessing")
     assert issue["assigned_to"]["name"] == "Paul Practitioner"  # practitioner2, who recorded the decision
@@ -189,7 +191,7 @@ def test_an_emergency_override_shares_now_and_managers_are_reminded_each_working
 
 def test_an_administrator_who_is_not_an_approver_cannot_approve(live, rest):
     issue_id = in_doubt_phone_request(rest)
-    route(rest, issue_id)
+    route(live, rest, issue_id)
     # Administrators pass Redmine's own workflow (the field is read-only for
     # practitioners, transitions are managers'), but not the gate.
     message = refused(lambda: rest.update_issue(None, issue_id, {F.APPROVAL_DECISION: "Approved"}))

@@ -122,6 +122,7 @@ def snapshot() -> Snapshot:
     """The provisioned snapshot for the current code, built if missing."""
     debian.require_debian_redmine()
     debian.ensure_web_server_gem()
+    debian.ensure_serial_requests_option()
     debian.install_shim()
     SNAPSHOT_ROOT.mkdir(parents=True, exist_ok=True)
     target = SNAPSHOT_ROOT / snapshot_key()
@@ -218,6 +219,26 @@ class LiveStack(Stack):
             time.sleep(0.1)
         raise AssertionError(f"deliveries of issue {issue_id} not processed within {timeout} s: {[r['status'] for r in rows]}")
 
+    def settle(self, timeout: float = 20.0) -> None:
+        """Wait until the worker has handled every delivery (and what its own
+        saves sent back). Redmine on SQLite locks the whole database during a
+        save, so a person's save that overlaps the service's can fail with
+        "database is locked"; production Redmine (PostgreSQL, MySQL) locks
+        rows. Tests let the service finish before acting as a person."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            counts = self.store().counts()
+            quiet = quiet + 1 if counts["pending"] == 0 and counts["failed"] == 0 else 0
+            if quiet >= 3:
+                return
+            time.sleep(0.15)
+        raise AssertionError(f"the inbox did not settle within {timeout} s: {self.store().counts()}")
+
     def teardown(self) -> None:
         self.down()
+        # Keep Redmine's own log with the session's other logs for diagnosis.
+        redmine_log = self.instance.path / "log" / "production.log"
+        if redmine_log.exists():
+            shutil.copy2(redmine_log, self.log("redmine-production"))
         self.instance.remove()

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from plugin.policy.model import Principal
 from plugin.redmine.adapter import RedminePort
 from schemas.config import Config
-from schemas.names import RoleKey, StatusKey, TrackerKey
+from schemas.names import TRACKER_STATUSES, RoleKey, StatusKey, TrackerKey
 from schemas.record import FIELDS, FieldKey
 
 BOT_ID = 9
@@ -26,6 +26,7 @@ class FakeRedmine(RedminePort):
         self.config = config
         self.issues: dict[int, dict[str, Any]] = {}
         self.updates: list[tuple[int, dict[str, Any]]] = []
+        self.creates: list[dict[str, Any]] = []
         self.reads = 0
         self._ids = itertools.count(1)
         self._journal_ids = itertools.count(1000)
@@ -75,11 +76,20 @@ class FakeRedmine(RedminePort):
             "created_on": stamp,
             "updated_on": stamp,
             "journals": [],
+            "relations": [],
+            "watchers": [],
         }
         return issue_id
 
+    def relate(self, issue_id: int, other_id: int) -> None:
+        """A person relates two issues (Redmine journals it on both, without
+        saving either issue)."""
+        relation = {"id": next(self._journal_ids), "issue_id": issue_id, "issue_to_id": other_id, "relation_type": "relates"}
+        for one in (issue_id, other_id):
+            self.issues[one]["relations"].append(relation)
+
     def edit(self, issue_id: int, user_id: int, *, values: dict[FieldKey, Any] | None = None, status: StatusKey | None = None,
-             notes: str = "", assigned_to_id: int | None = None, private_notes: bool = False) -> int:
+             notes: str = "", assigned_to_id: int | None = None, private_notes: bool = False, dates: dict[str, str] | None = None) -> int:
         """A save by a person: changes the issue and journals it, as Redmine does."""
         issue = self.issues[issue_id]
         details = []
@@ -96,6 +106,12 @@ class FakeRedmine(RedminePort):
         if status is not None and issue["status"]["id"] != STATUS_IDS[status]:
             details.append({"property": "attr", "name": "status_id", "old_value": str(issue["status"]["id"]), "new_value": str(STATUS_IDS[status])})
             issue["status"] = self._status(status)
+            closed = status in (StatusKey.SHARED, StatusKey.NOT_SHARED, StatusKey.WITHDRAWN, StatusKey.ESCALATION_RESOLVED, StatusKey.REVIEW_COMPLETED)
+            issue["closed_on"] = self.clock.isoformat().replace("+00:00", "Z") if closed else None
+        for key in ("start_date", "due_date"):
+            if dates and key in dates and issue.get(key) != dates[key]:
+                details.append({"property": "attr", "name": key, "old_value": issue.get(key), "new_value": dates[key]})
+                issue[key] = dates[key]
         if assigned_to_id is not None and (issue.get("assigned_to") or {}).get("id") != assigned_to_id:
             old = (issue.get("assigned_to") or {}).get("id")
             details.append({"property": "attr", "name": "assigned_to_id", "old_value": str(old) if old else None, "new_value": str(assigned_to_id)})
@@ -127,8 +143,40 @@ class FakeRedmine(RedminePort):
         by_id = {FIELD_IDS[k]: k for k in FieldKey}
         values = {by_id[cf["id"]]: cf["value"] for cf in attributes.get("custom_fields", [])}
         status = next((k for k, i in STATUS_IDS.items() if i == attributes.get("status_id")), None)
+        dates = {k: attributes[k] for k in ("start_date", "due_date") if k in attributes}
         self.edit(issue_id, BOT_ID, values=values, status=status, notes=attributes.get("notes", ""),
-                  assigned_to_id=attributes.get("assigned_to_id"), private_notes=attributes.get("private_notes", False))
+                  assigned_to_id=attributes.get("assigned_to_id"), private_notes=attributes.get("private_notes", False), dates=dates)
+
+    def issues_by_id(self, issue_ids: list[int]) -> list[dict[str, Any]]:
+        self.reads += 1
+        return [{k: v for k, v in copy.deepcopy(self.issues[i]).items() if k not in ("journals", "watchers")} for i in issue_ids if i in self.issues]
+
+    def create_issue(self, attributes: dict[str, Any]) -> int:
+        self.creates.append(copy.deepcopy(attributes))
+        tracker = next(k for k, i in TRACKER_IDS.items() if i == attributes["tracker_id"])
+        issue_id = self.create({}, status=TRACKER_STATUSES[tracker][0], author_id=BOT_ID, tracker=tracker)
+        issue = self.issues[issue_id]
+        issue["subject"] = attributes["subject"]
+        issue["description"] = attributes["description"]
+        for key in ("start_date", "due_date"):
+            if key in attributes:
+                issue[key] = attributes[key]
+        if "assigned_to_id" in attributes:
+            issue["assigned_to"] = {"id": attributes["assigned_to_id"], "name": self._name(attributes["assigned_to_id"])}
+        return issue_id
+
+    def find_issue_with_marker(self, tracker: TrackerKey, marker: str) -> int | None:
+        self.reads += 1
+        return next((i["id"] for i in self.issues.values() if i["tracker"]["id"] == TRACKER_IDS[tracker] and marker in (i.get("description") or "")), None)
+
+    def add_relation(self, issue_id: int, issue_to_id: int, relation_type: str) -> None:
+        self.relate(issue_id, issue_to_id)
+
+    def add_watcher(self, issue_id: int, principal_id: int) -> None:
+        self.issues[issue_id]["watchers"].append({"id": principal_id, "name": f"principal {principal_id}"})
+
+    def tracker_id(self, tracker: TrackerKey) -> int:
+        return TRACKER_IDS[tracker]
 
     def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
         self.reads += 1
@@ -146,6 +194,9 @@ class FakeRedmine(RedminePort):
             if issue["tracker"]["name"] != self.config.names.tracker(tracker):
                 continue
             if filters.get("status_id", "o") == "o" and issue["status"]["name"] in closed:
+                continue
+            due = filters.get("due_date")
+            if due and not (issue.get("due_date") and issue["due_date"] <= due[2:]):
                 continue
             if all(self._matches(self.value(issue["id"], key), wanted) for key, wanted in field_filters.items()):
                 yield {"id": issue["id"], "updated_on": issue["updated_on"]}

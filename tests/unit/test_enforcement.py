@@ -158,8 +158,6 @@ def test_dry_run_records_nothing(redmine, store):
 
 # --- R-APPROVAL through the worker -------------------------------------------------------
 
-from plugin.calendar import WorkingCalendar  # noqa: E402
-
 IN_DOUBT = {**INTAKE, F.RECIPIENT_ENTITLEMENT: "In doubt"}
 
 
@@ -213,12 +211,68 @@ def test_retrospective_reminders_each_working_day(redmine, enforcer):
                                        F.EMERGENCY_OVERRIDE_REASON: "immediate risk"}, status=StatusKey.SHARED)
     enforcer.handle_event(latest_event(redmine, issue_id))
     assert any("retrospective Approval decision" in n for n in redmine.notes_by_service(issue_id))
-    calendar = WorkingCalendar(CONFIG.calendar)
     sunday = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
     monday = dt.datetime(2026, 11, 23, 12, tzinfo=dt.timezone.utc)
-    assert enforcer.remind_retrospective_approvals(sunday, calendar) == 0
-    assert enforcer.remind_retrospective_approvals(monday, calendar) == 1
-    assert enforcer.remind_retrospective_approvals(monday, calendar) == 0  # once a day
-    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=1), calendar) == 1
+    assert enforcer.remind_retrospective_approvals(sunday) == 0
+    assert enforcer.remind_retrospective_approvals(monday) == 1
+    assert enforcer.remind_retrospective_approvals(monday) == 0  # once a day
+    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=1)) == 1
     redmine.edit(issue_id, 12, values={F.APPROVAL_DECISION: "Approved"})
-    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=2), calendar) == 0
+    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=2)) == 0
+
+
+# --- R-ESCALATION through the worker and the timer job -------------------------------------
+
+
+def at_noon(day):
+    return dt.datetime.fromisoformat(f"{day}T12:00:00+00:00")
+
+
+def test_a_disagreement_runs_through_the_stages(redmine, store):
+    clock = {"now": at_noon("2026-11-23")}
+    enforcer = Enforcer(CONFIG, redmine, store, RedmineExecutor(redmine, CONFIG), clock=lambda: clock["now"])
+    request_id = redmine.create(dict(INTAKE), author_id=10)
+    redmine.edit(request_id, 10, values={F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Police want the whole file"})
+    enforcer.handle_event(latest_event(redmine, request_id))
+    (esc_id,) = [i for i, issue in redmine.issues.items() if issue["tracker"]["name"] == "Escalation"]
+    esc = redmine.issues[esc_id]
+    assert (esc["start_date"], esc["due_date"], esc["assigned_to"]["id"]) == ("2026-11-23", "2026-11-25", 10)
+    assert redmine.value(esc_id, F.POINTS_OF_DISAGREEMENT) == "Police want the whole file"
+
+    # A second disagreement while this one is open opens nothing.
+    redmine.edit(request_id, 11, values={F.DISAGREEMENT_DETAILS: "More detail"})
+    enforcer.handle_event(latest_event(redmine, request_id))
+    assert len(redmine.creates) == 1
+
+    assert enforcer.run_escalations(at_noon("2026-11-25")).moved == []
+    report = enforcer.run_escalations(at_noon("2026-11-26"))
+    assert report.moved == [esc_id] and report.checked == 1
+    esc = redmine.issues[esc_id]
+    assert redmine.value(esc_id, F.ESCALATION_STAGE) == "Stage 2: Manager to manager"
+    assert (esc["start_date"], esc["due_date"], esc["assigned_to"]["id"]) == ("2026-11-26", "2026-12-03", 50)
+    assert enforcer.run_escalations(at_noon("2026-11-26")).moved == []  # never twice
+
+    enforcer.run_escalations(at_noon("2026-12-04"))
+    assert redmine.value(esc_id, F.ESCALATION_STAGE) == "Stage 3: Senior manager"
+    enforcer.run_escalations(at_noon("2026-12-14"))
+    assert redmine.value(esc_id, F.ESCALATION_STAGE) == "Stage 4: Safeguarding partnership"
+    final = enforcer.run_escalations(at_noon("2027-01-07"))  # stage 4 was due on 6 January
+    assert final.final_stage_overdue == [esc_id] and final.moved == []
+    assert redmine.issues[esc_id]["status"]["name"] == "In escalation"
+
+    redmine.edit(esc_id, 12, values={F.ESCALATION_OUTCOME: "Resolved", F.AGREED_ACTIONS: "Share the summary only"}, status=StatusKey.ESCALATION_RESOLVED)
+    enforcer.handle_event(latest_event(redmine, esc_id))
+    assert redmine.value(request_id, F.DISAGREEMENT_RAISED) == "0"
+    assert any("Outcome: Resolved" in n for n in redmine.notes_by_service(request_id))
+
+
+def test_an_escalation_a_person_opens_is_started_by_the_timer_job(redmine, store):
+    enforcer = Enforcer(CONFIG, redmine, store, RedmineExecutor(redmine, CONFIG), clock=lambda: at_noon("2026-11-23"))
+    request_id = redmine.create(dict(INTAKE))
+    esc_id = redmine.create({F.URGENT_ESCALATION: "1"}, tracker=TrackerKey.ESCALATION, status=StatusKey.IN_ESCALATION)
+    redmine.relate(esc_id, request_id)  # no issue save: no event
+    report = enforcer.run_escalations(at_noon("2026-11-23"))
+    assert report.started == [esc_id]
+    assert redmine.value(esc_id, F.ESCALATION_STAGE) == "Stage 2: Manager to manager"
+    assert redmine.issues[esc_id]["due_date"] == "2026-11-24"
+    assert redmine.value(request_id, F.DISAGREEMENT_RAISED) == "1"

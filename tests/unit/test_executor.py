@@ -128,3 +128,105 @@ def test_assigning_to_nobody_is_skipped():
     redmine, issue_id, executor = setup()
     (outcome,) = executor.apply(redmine.issue(issue_id), [AssignTo()])
     assert outcome.status == "skipped" and outcome.reason == "nobody to assign to"
+
+
+# --- effects: linked issues, watchers, other issues, dates ---------------------------------
+
+import datetime as dt  # noqa: E402
+
+from plugin.policy.model import AddWatcher, CreateLinkedIssue, OnIssue, SetDates  # noqa: E402
+from schemas.names import TrackerKey  # noqa: E402
+
+CREATE = CreateLinkedIssue(
+    key="escalation-for-1-5",
+    tracker=TrackerKey.ESCALATION,
+    subject="Escalation: disagreement about request #1",
+    description="Opened by InfoShare.",
+    fields=((F.ESCALATION_STAGE, "Stage 1: Practitioner to practitioner"), (F.POINTS_OF_DISAGREEMENT, "details")),
+    assign=AssignTo(user_id=10),
+    note="Escalation opened.",
+    start_date=dt.date(2026, 11, 23),
+    due_date=dt.date(2026, 11, 25),
+)
+
+
+def test_a_linked_issue_is_created_related_filled_and_noted():
+    redmine, issue_id, executor = setup()
+    outcomes = executor.apply(redmine.issue(issue_id), [Once("escalation-for-1-5", "Opened.", (CREATE,))])
+    created = next(o for o in outcomes if isinstance(o.action, CreateLinkedIssue))
+    new_id = created.created_issue_id
+    new = redmine.issues[new_id]
+    assert new["tracker"]["name"] == "Escalation" and new["assigned_to"]["id"] == 10
+    assert (new["start_date"], new["due_date"]) == ("2026-11-23", "2026-11-25")
+    assert "[infoshare:escalation-for-1-5]" in new["description"]
+    assert redmine.value(new_id, F.ESCALATION_STAGE) == "Stage 1: Practitioner to practitioner"
+    assert redmine.value(new_id, F.POINTS_OF_DISAGREEMENT) == "details"
+    assert {r["issue_to_id"] for r in new["relations"]} == {issue_id}
+    assert any("Escalation opened." in n for n in redmine.notes_by_service(new_id))
+    assert any("Opened." in n for n in redmine.notes_by_service(issue_id))
+    assert created.describe() == {"action": "CreateLinkedIssue", "status": "applied", "tracker": "escalation", "created_issue_id": new_id}
+
+
+def test_a_retry_after_a_crash_finds_the_issue_it_created():
+    redmine, issue_id, executor = setup()
+    original = redmine.update_issue
+    calls = []
+
+    def crash_on_the_requests_note(target, attributes):
+        if target == issue_id and not calls:
+            calls.append(target)
+            raise ConnectionError("Redmine went away")
+        original(target, attributes)
+
+    redmine.update_issue = crash_on_the_requests_note
+    try:
+        executor.apply(redmine.issue(issue_id), [Once("escalation-for-1-5", "Opened.", (CREATE,))])
+    except ConnectionError:
+        pass
+    outcomes = executor.apply(redmine.issue(issue_id), [Once("escalation-for-1-5", "Opened.", (CREATE,))])
+    assert len(redmine.creates) == 1
+    assert next(o for o in outcomes if isinstance(o.action, CreateLinkedIssue)).status == "already"
+    escalations = [i for i in redmine.issues.values() if i["tracker"]["name"] == "Escalation"]
+    assert len(escalations) == 1 and len(escalations[0]["relations"]) == 1
+    assert sum("Escalation opened." in n for n in redmine.notes_by_service(escalations[0]["id"])) == 1
+
+
+def test_dates_watchers_and_other_issues():
+    redmine, issue_id, executor = setup()
+    other = redmine.create(dict(INTAKE))
+    actions = [
+        SetDates(start_date=dt.date(2026, 11, 23), due_date=dt.date(2026, 11, 25)),
+        AddWatcher(GroupKey.SAFEGUARDING_PARTNERSHIP),
+        OnIssue(other, (SetFields(((F.DISAGREEMENT_RAISED, "1"),)),)),
+    ]
+    outcomes = executor.apply(redmine.issue(issue_id), actions)
+    assert [o.status for o in outcomes] == ["applied"] * 4
+    assert redmine.issues[issue_id]["due_date"] == "2026-11-25"
+    assert redmine.issues[issue_id]["watchers"] == [{"id": 53, "name": "principal 53"}]
+    assert redmine.value(other, F.DISAGREEMENT_RAISED) == "1"
+    again = executor.apply(redmine.issue(issue_id), actions)
+    assert [o.status for o in again] == ["already", "already", "applied", "already"]
+    assert again[0].describe()["dates"] == ["start_date", "due_date"]
+
+
+def test_effects_that_cannot_be_done_are_skipped():
+    redmine, issue_id, executor = setup()
+    redmine.group_id = lambda project_id, name: None
+    outcomes = executor.apply(redmine.issue(issue_id), [AddWatcher(GroupKey.SAFEGUARDING_PARTNERSHIP), OnIssue(4242, (ChangeStatus(StatusKey.ASSESSING),))])
+    assert outcomes[0].status == "skipped" and outcomes[1].status == "skipped"
+    assert outcomes[1].reason == "the issue no longer exists"
+
+
+def test_dry_run_prints_effects_instead():
+    redmine, issue_id, _ = setup()
+    other = redmine.create(dict(INTAKE))
+    printed = []
+    PrintingExecutor(redmine, CONFIG, echo=printed.append).apply(
+        redmine.issue(issue_id), [CREATE, AddWatcher(GroupKey.SAFEGUARDING_PARTNERSHIP), OnIssue(other, (ChangeStatus(StatusKey.ASSESSING),)), OnIssue(999, ())]
+    )
+    assert printed == [
+        f"would create a linked escalation issue on issue #{issue_id}",
+        f"would add group 53 as a watcher on issue #{issue_id}",
+        f'would update issue #{other}: {{"status_id": 2}}',
+    ]
+    assert redmine.creates == [] and redmine.updates == []

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from plugin.calendar import WorkingCalendar
 from plugin.policy import approval
 from plugin.policy.model import Actor, AssignTo, ChangeStatus, Context, Once, Principal, SetFields, Step
 from schemas.names import GroupKey, StatusKey
@@ -25,7 +24,6 @@ PRINCIPALS = {
     DUAL: Principal(DUAL, "Dana Dual", frozenset({"MASH practitioner", "MASH manager"})),
 }
 IN_DOUBT = {**INTAKE, F.RECIPIENT_ENTITLEMENT: "In doubt"}
-CALENDAR = WorkingCalendar(CONFIG.calendar)
 
 
 def s(status=S.ASSESSING, author=PRACTITIONER, **values):
@@ -331,22 +329,22 @@ def at_noon(day: str) -> dt.datetime:
 
 
 def test_reminders_come_every_working_day_after_the_override():
-    assert approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-20")), CALENDAR.is_working_day) is None  # the same day
-    assert approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-21")), CALENDAR.is_working_day) is None  # Saturday
-    monday = approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-23")), CALENDAR.is_working_day)
+    assert approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-20"))) is None  # the same day
+    assert approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-21"))) is None  # Saturday
+    monday = approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-23")))
     assert monday.key == "retrospective-reminder-2026-11-23"
     assert "emergency share made on 2026-11-20" in monday.note
-    tuesday = approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-24")), CALENDAR.is_working_day)
+    tuesday = approval.retrospective_reminder(override_used_on_friday(at_noon("2026-11-24")))
     assert tuesday.key == "retrospective-reminder-2026-11-24"
 
 
 def test_no_reminder_once_an_approval_decision_is_recorded_or_without_a_known_date():
     ctx = override_used_on_friday(at_noon("2026-11-23"))
     decided = Context(ctx.previous, s(S.SHARED, **OVERRIDE, approval_decision="Approved"), ctx.actor, CONFIG, ctx.now, ctx.history, PRINCIPALS)
-    assert approval.retrospective_reminder(decided, CALENDAR.is_working_day) is None
+    assert approval.retrospective_reminder(decided) is None
     undated = timeline((PRACTITIONER, synced(S.SHARED, **OVERRIDE), None), now=at_noon("2026-11-23"))
     undated = Context(undated.previous, undated.proposed, undated.actor, CONFIG, undated.now, (Step("created", PRACTITIONER, "", None, undated.proposed, None),))
-    assert approval.retrospective_reminder(undated, CALENDAR.is_working_day) is None
+    assert approval.retrospective_reminder(undated) is None
 
 
 def test_step_keys_fall_back_when_unknown():

@@ -180,7 +180,11 @@ module RedmineInfoshare
       end
     end
 
+    # A field rule names a custom field, or one of Redmine's own attributes
+    # (start_date, due_date, ...), which workflows name as they are.
     def field_id(name)
+      return name if Tracker::CORE_FIELDS_ALL.include?(name)
+
       field = IssueCustomField.find_by(name: name)
       raise SpecError, "custom field #{name} is missing" unless field
 
