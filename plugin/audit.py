@@ -29,6 +29,7 @@ class EntryKind:
     BREACH = "breach"  # a violation that got past the gate
     BREACH_RESOLVED = "breach_resolved"
     GATE_BYPASS = "gate_bypass"  # a save allowed despite violations (an administrator's)
+    DISPOSAL = "disposal"  # a request destroyed after a retention review (ids, category, dates, who)
     GATE_UNREACHABLE = "gate_unreachable"
 
 

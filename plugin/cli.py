@@ -206,6 +206,34 @@ def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
         click.echo(f"  #{issue_id} is overdue at the final stage and stays open")
 
 
+@main.group()
+def retention() -> None:
+    """Retention reviews (R-RETENTION)."""
+
+
+@retention.command("run")
+@click.option("--today", metavar="DATE", help="Act as if today were DATE (default: today).")
+@click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@pass_ctx
+def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
+    """Open the retention reviews that are due and post their reminders (the
+    scheduler does this every day)."""
+    from plugin.services import build_services
+
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    report = build_services(config, dry_run=dry_run, echo=click.echo).enforcer.run_retention(_noon_of(today, config))
+    verb = "would open" if dry_run else "opened"
+    click.echo(
+        f"{report.due} request(s) due for review: {verb} {len(report.opened)} review(s), "
+        f"{report.reminders} reminder(s); {report.redmine_requests} Redmine request(s)."
+    )
+    for issue_id in report.opened:
+        click.echo(f"  review #{issue_id} opened")
+    for issue_id in report.on_hold:
+        click.echo(f"  request #{issue_id} is under legal hold: not reviewed")
+
+
 @main.command()
 @click.option("--all", "show_all", is_flag=True, help="Include resolved breaches.")
 @pass_ctx

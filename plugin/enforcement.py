@@ -21,7 +21,7 @@ from plugin.audit import AuditLog, EntryKind
 from plugin.executor import ActionOutcome, RedmineExecutor
 from plugin.policy import approval, engine
 from plugin.policy.breach import breach_actions
-from plugin.policy.model import Action, Actor, Context, Once, Principal, Step, Violation, violation_identity
+from plugin.policy.model import Action, Actor, Context, CreateLinkedIssue, Once, Principal, Step, Violation, violation_identity
 from plugin.redmine.adapter import RedminePort
 from plugin.store import Store, utcnow
 from schemas.config import Config
@@ -69,6 +69,15 @@ class EscalationReport:
     moved: list[int] = dataclasses.field(default_factory=list)
     started: list[int] = dataclasses.field(default_factory=list)
     final_stage_overdue: list[int] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class RetentionReport:
+    due: int = 0
+    opened: list[int] = dataclasses.field(default_factory=list)
+    reminders: int = 0
+    on_hold: list[int] = dataclasses.field(default_factory=list)
+    redmine_requests: int = 0
 
 
 @dataclasses.dataclass
@@ -309,6 +318,38 @@ class Enforcer:
                 posted += any(o.status == "applied" for o in outcomes)
         log.info("retrospective approval reminders", extra={"job": "approval_reminders", "count": posted})
         return posted
+
+    # -- retention reviews ------------------------------------------------------------------------
+
+    def run_retention(self, now: dt.datetime) -> RetentionReport:
+        """Open the reviews that are due and post their reminders. Due
+        requests are found with Redmine's filter on the review date (closed,
+        review date within the lead time), so the cost follows them, not all
+        requests. Requests under legal hold are listed, never reviewed."""
+        calls_before = getattr(self.redmine, "requests_sent", 0)
+        today = now.astimezone(zoneinfo.ZoneInfo(self.config.calendar.timezone)).date()
+        horizon = today + dt.timedelta(days=self.config.retention.review_lead_days)
+        report = RetentionReport()
+        for ref in self.redmine.issues_where(
+            TrackerKey.INFORMATION_REQUEST, {FieldKey.RETENTION_REVIEW_DATE: f"<={horizon.isoformat()}"}, status_id="c"
+        ):
+            issue = self.redmine.issue(ref["id"])
+            if issue is None:
+                continue
+            report.due += 1
+            ctx = self.current_context(issue, now)
+            if ctx.proposed.flag(FieldKey.LEGAL_HOLD):
+                report.on_hold.append(issue["id"])
+                continue
+            verdict = engine.evaluate(ctx)
+            for outcome in self.act(issue, list(verdict.actions), Source.SCHEDULER, verdict.violations):
+                if isinstance(outcome.action, CreateLinkedIssue) and outcome.status == "applied":
+                    report.opened.append(outcome.created_issue_id)
+                elif isinstance(outcome.action, Once) and outcome.action.key.startswith("reminder-") and outcome.status == "applied":
+                    report.reminders += 1
+        report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
+        log.info("retention reviews", extra={"job": "retention", "count": len(report.opened)})
+        return report
 
     # -- escalation timers -----------------------------------------------------------------------
 

@@ -22,10 +22,13 @@ from plugin.policy.model import (
     AssignTo,
     ChangeStatus,
     CreateLinkedIssue,
+    DeleteIssue,
     OnIssue,
     Once,
+    RedactHistory,
     SetDates,
     SetFields,
+    SetText,
 )
 from plugin.redmine.adapter import RedminePort
 from schemas.config import Config
@@ -60,6 +63,12 @@ class ActionOutcome:
             out["user_id"] = a.user_id
         elif isinstance(a, SetDates):
             out["dates"] = [k for k in ("start_date", "due_date") if getattr(a, k) is not None]
+        elif isinstance(a, SetText):
+            out["attributes"] = [k for k in ("subject", "description") if getattr(a, k) is not None]
+        elif isinstance(a, RedactHistory):
+            out["fields"] = [k.value for k in a.fields] + list(a.attributes)
+        elif isinstance(a, DeleteIssue):
+            out["record"] = dict(a.record)["request_id"]
         elif isinstance(a, AddWatcher):
             out["group"] = a.group.value
         elif isinstance(a, CreateLinkedIssue):
@@ -76,11 +85,18 @@ class ActionOutcome:
 
 @dataclasses.dataclass
 class Effect:
-    """A call that cannot be part of the issue's one update."""
+    """A call that cannot be part of the issue's one update. Creating a linked
+    issue and adding a watcher come before the update (its note may speak of
+    them); acting on another issue, redacting history and deleting come after
+    (redaction must also reach the update's own journal)."""
 
     outcome: ActionOutcome
-    kind: str  # "create" | "watch" | "on_issue"
+    kind: str  # "create" | "watch" | "on_issue" | "redact" | "delete"
     data: Any = None
+
+    @property
+    def before_update(self) -> bool:
+        return self.kind in ("create", "watch")
 
 
 @dataclasses.dataclass
@@ -174,6 +190,19 @@ class Planner:
                     out(action, "already")
                 else:
                     plan.effects.append(Effect(out(action, "applied"), "watch", group))
+            elif isinstance(action, SetText):
+                changed = False
+                for key in ("subject", "description"):
+                    wanted = getattr(action, key)
+                    if wanted is not None and (issue.get(key) or "") != wanted:
+                        plan.attributes[key] = wanted
+                        changed = True
+                out(action, "applied" if changed else "already")
+            elif isinstance(action, RedactHistory):
+                ids = [fields[self.config.names.field(k)]["id"] for k in action.fields if self.config.names.field(k) in fields]
+                plan.effects.append(Effect(out(action, "applied"), "redact", ids))
+            elif isinstance(action, DeleteIssue):
+                plan.effects.append(Effect(out(action, "applied"), "delete"))
             elif isinstance(action, CreateLinkedIssue):
                 plan.effects.append(Effect(out(action, "applied"), "create"))
             elif isinstance(action, OnIssue):
@@ -197,22 +226,29 @@ class Planner:
 
 
 class RedmineExecutor:
-    """Applies plans: the effects, then one PUT per issue if anything differs."""
+    """Applies plans: one PUT per issue if anything differs, with the effects
+    around it. `on_disposal(record)` is called before an issue is deleted, so
+    the disposal record is written first (the audit log)."""
 
     dry_run = False
 
-    def __init__(self, redmine: RedminePort, config: Config):
+    def __init__(self, redmine: RedminePort, config: Config, on_disposal: Callable[[dict[str, Any]], None] | None = None):
         self.redmine = redmine
         self.config = config
         self.planner = Planner(redmine, config)
+        self.on_disposal = on_disposal
 
     def apply(self, issue: dict[str, Any], actions: Sequence[Action]) -> list[ActionOutcome]:
         plan = self.planner.plan(issue, actions)
         outcomes = list(plan.outcomes)
         for effect in plan.effects:
-            outcomes += self._effect(plan, effect)
+            if effect.before_update:
+                outcomes += self._effect(plan, effect)
         if plan.attributes:
             self._update(plan.issue_id, plan.attributes)
+        for effect in plan.effects:
+            if not effect.before_update:
+                outcomes += self._effect(plan, effect)
         return outcomes
 
     # -- the calls (the dry run overrides these) ----------------------------------
@@ -231,6 +267,14 @@ class RedmineExecutor:
                 effect.outcome.status, effect.outcome.reason = "skipped", "the issue no longer exists"
                 return []
             return self.apply(other, action.actions)
+        if effect.kind == "redact":
+            self.redmine.redact_history(plan.issue_id, effect.data, list(action.attributes), action.marker)
+            return []
+        if effect.kind == "delete":
+            if self.on_disposal is not None:
+                self.on_disposal(dict(action.record))
+            self.redmine.delete_issue(plan.issue_id)
+            return []
         return self._create(plan.issue, effect.outcome)
 
     def _create(self, source: dict[str, Any], outcome: ActionOutcome) -> list[ActionOutcome]:
@@ -284,6 +328,10 @@ class PrintingExecutor(RedmineExecutor):
         if effect.kind == "on_issue":
             other = self.redmine.issue(action.issue_id)
             return self.apply(other, action.actions) if other else []
-        what = f"add group {effect.data} as a watcher" if effect.kind == "watch" else f"create a linked {action.tracker.value} issue"
+        what = {
+            "watch": f"add group {effect.data} as a watcher",
+            "redact": "redact the history of the anonymised fields",
+            "delete": "write the disposal record and delete the issue",
+        }.get(effect.kind) or f"create a linked {action.tracker.value} issue"
         self.echo(f"would {what} on issue #{plan.issue_id}")
         return []

@@ -42,6 +42,8 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     # Escalation timers: due dates are days, so early each morning, and again
     # at midday in case the morning run was missed.
     scheduler.add_job("plugin.jobs.tasks:escalations", "cron", hour="7,12", minute=5, id="escalations", replace_existing=True)
+    # Retention reviews and their reminders, daily.
+    scheduler.add_job("plugin.jobs.tasks:retention", "cron", hour=6, minute=30, id="retention", replace_existing=True)
     return scheduler
 
 

@@ -43,3 +43,9 @@ def escalations() -> None:
     from plugin.store import utcnow
 
     _require().enforcer.run_escalations(utcnow())
+
+
+def retention() -> None:
+    from plugin.store import utcnow
+
+    _require().enforcer.run_retention(utcnow())

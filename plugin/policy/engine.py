@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from plugin.policy import approval, consent, decision, escalation, intake, outcome, share
+from plugin.policy import approval, consent, decision, escalation, intake, outcome, retention, share
 from plugin.policy.model import Action, Context, Verdict, Violation
 from schemas.names import TrackerKey
 
@@ -14,16 +14,16 @@ Derive = Callable[[Context], list[Action]]
 
 # The rules of each tracker, in the order their messages are shown.
 CHECKS: dict[TrackerKey, tuple[Check, ...]] = {
-    TrackerKey.INFORMATION_REQUEST: (intake.check, decision.check, consent.check, outcome.check, share.check, approval.check),
+    TrackerKey.INFORMATION_REQUEST: (intake.check, decision.check, consent.check, outcome.check, share.check, approval.check, retention.check),
     TrackerKey.ESCALATION: (escalation.check,),
-    TrackerKey.RETENTION_REVIEW: (),
+    TrackerKey.RETENTION_REVIEW: (retention.check,),
 }
 
 # What the service does about an issue as it is now.
 DERIVES: dict[TrackerKey, tuple[Derive, ...]] = {
-    TrackerKey.INFORMATION_REQUEST: (approval.derive, escalation.derive),
+    TrackerKey.INFORMATION_REQUEST: (approval.derive, escalation.derive, retention.derive),
     TrackerKey.ESCALATION: (escalation.derive,),
-    TrackerKey.RETENTION_REVIEW: (),
+    TrackerKey.RETENTION_REVIEW: (retention.derive,),
 }
 
 

@@ -155,6 +155,33 @@ class CreateLinkedIssue:
 
 
 @dataclasses.dataclass(frozen=True)
+class SetText:
+    """The issue's own subject and description (None leaves one as it is)."""
+
+    subject: str | None = None
+    description: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RedactHistory:
+    """Replace the old and new values of these fields (and core attributes
+    such as subject) in the issue's journals, so anonymised data does not
+    survive in its history."""
+
+    fields: tuple[FieldKey, ...]
+    attributes: tuple[str, ...]
+    marker: str
+
+
+@dataclasses.dataclass(frozen=True)
+class DeleteIssue:
+    """Delete the issue. `record` is the disposal record (ids, category,
+    dates, who authorised it; never case details), audited before deletion."""
+
+    record: tuple[tuple[str, Any], ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Once:
     """Post `note` privately and do `actions`, once. The note carries a marker
     made from `key` and is the record that this was done, so neither a later
@@ -174,7 +201,9 @@ class OnIssue:
     actions: tuple[Any, ...]
 
 
-Action = SetFields | ChangeStatus | AssignTo | SetDates | AddWatcher | CreateLinkedIssue | Once | OnIssue
+Action = (
+    SetFields | ChangeStatus | AssignTo | SetDates | SetText | AddWatcher | CreateLinkedIssue | RedactHistory | DeleteIssue | Once | OnIssue
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,7 +49,8 @@ CLOSURE_REQUIRED = (FieldKey.RETENTION_CATEGORY,)
 # R-ESCALATION: resolving needs an outcome and agreed actions.
 RESOLUTION_REQUIRED = (FieldKey.ESCALATION_OUTCOME, FieldKey.AGREED_ACTIONS)
 
-# R-RETENTION: completing a review needs an outcome and a justification.
+# R-RETENTION: completing a review needs an outcome and a justification
+# (Retain also a next review date, checked with the rule).
 REVIEW_COMPLETION_REQUIRED = (FieldKey.REVIEW_OUTCOME, FieldKey.REVIEW_JUSTIFICATION)
 
 # Fields only the service writes; people see them read-only.

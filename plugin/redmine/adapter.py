@@ -59,6 +59,15 @@ class RedminePort(abc.ABC):
     def tracker_id(self, tracker: TrackerKey) -> int: ...
 
     @abc.abstractmethod
+    def delete_issue(self, issue_id: int) -> None:
+        """Delete the issue; one already gone is not an error."""
+
+    @abc.abstractmethod
+    def redact_history(self, issue_id: int, field_ids: list[int], attributes: list[str], marker: str) -> int:
+        """Replace these fields' values in the issue's journals (the shim's
+        endpoint; Redmine's REST API cannot). Returns how many were replaced."""
+
+    @abc.abstractmethod
     def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
         """Issues of the InfoShare trackers updated at or after `since`, oldest first."""
 
@@ -92,6 +101,10 @@ class RedmineAdapter(RedminePort):
         self._lock = threading.Lock()
         self._membership_cache: dict[int, tuple[float, list[dict[str, Any]]]] = {}
         self._field_id_cache: dict[int, dict[str, int]] = {}
+
+    @property
+    def requests_sent(self) -> int:
+        return getattr(self.client.engine, "requests_sent", 0)
 
     def issue(self, issue_id: int) -> dict[str, Any] | None:
         try:
@@ -131,6 +144,20 @@ class RedmineAdapter(RedminePort):
 
     def tracker_id(self, tracker: TrackerKey) -> int:
         return self._tracker_ids[tracker]
+
+    def delete_issue(self, issue_id: int) -> None:
+        try:
+            self.client.engine.request("delete", f"{self.reader.base}/issues/{issue_id}.json")
+        except ResourceNotFoundError:
+            pass
+
+    def redact_history(self, issue_id: int, field_ids: list[int], attributes: list[str], marker: str) -> int:
+        answer = self.client.engine.request(
+            "post",
+            f"{self.reader.base}/infoshare/issues/{issue_id}/redact.json",
+            data={"custom_field_ids": field_ids, "attributes": attributes, "marker": marker},
+        )
+        return int(answer.get("redacted", 0)) if isinstance(answer, dict) else 0
 
     @functools.cached_property
     def _tracker_ids(self) -> dict[TrackerKey, int]:

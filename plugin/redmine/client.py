@@ -42,6 +42,9 @@ class TimeoutRetryEngine(SyncEngine):
     ):
         self.timeout = (connect_timeout, read_timeout)
         self.retries = retries
+        # Every HTTP request sent, retries included: jobs report it, tests
+        # and benchmarks check that costs follow the work, not the data.
+        self.requests_sent = 0
         self.backoff = backoff
         self._sleep = sleep
         super().__init__(**options)
@@ -57,6 +60,7 @@ class TimeoutRetryEngine(SyncEngine):
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
+                self.requests_sent += 1
                 response = self.session.request(method, url, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if last:

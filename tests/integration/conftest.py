@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.redmine_env import LiveStack, snapshot
 from tests.support.rest import RedmineRest
+from tests.support.smtp import SmtpSink
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +17,16 @@ def redmine_snapshot():
 
 
 @pytest.fixture(scope="session")
-def live(redmine_snapshot, tmp_path_factory) -> LiveStack:
-    stack = LiveStack.from_snapshot(redmine_snapshot, tmp_path_factory.mktemp("live"))
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def live(redmine_snapshot, smtp_sink, tmp_path_factory) -> LiveStack:
+    """Redmine delivers its notification e-mail to the session's SMTP sink."""
+    stack = LiveStack.from_snapshot(redmine_snapshot, tmp_path_factory.mktemp("live"), smtp_port=smtp_sink.port)
     try:
         stack.start_redmine()
         stack.start_service()

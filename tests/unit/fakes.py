@@ -27,6 +27,7 @@ class FakeRedmine(RedminePort):
         self.issues: dict[int, dict[str, Any]] = {}
         self.updates: list[tuple[int, dict[str, Any]]] = []
         self.creates: list[dict[str, Any]] = []
+        self.deleted: list[int] = []
         self.reads = 0
         self._ids = itertools.count(1)
         self._journal_ids = itertools.count(1000)
@@ -89,7 +90,8 @@ class FakeRedmine(RedminePort):
             self.issues[one]["relations"].append(relation)
 
     def edit(self, issue_id: int, user_id: int, *, values: dict[FieldKey, Any] | None = None, status: StatusKey | None = None,
-             notes: str = "", assigned_to_id: int | None = None, private_notes: bool = False, dates: dict[str, str] | None = None) -> int:
+             notes: str = "", assigned_to_id: int | None = None, private_notes: bool = False, dates: dict[str, str] | None = None,
+             text: dict[str, str] | None = None) -> int:
         """A save by a person: changes the issue and journals it, as Redmine does."""
         issue = self.issues[issue_id]
         details = []
@@ -108,6 +110,10 @@ class FakeRedmine(RedminePort):
             issue["status"] = self._status(status)
             closed = status in (StatusKey.SHARED, StatusKey.NOT_SHARED, StatusKey.WITHDRAWN, StatusKey.ESCALATION_RESOLVED, StatusKey.REVIEW_COMPLETED)
             issue["closed_on"] = self.clock.isoformat().replace("+00:00", "Z") if closed else None
+        for key in ("subject", "description"):
+            if text and key in text and issue.get(key) != text[key]:
+                details.append({"property": "attr", "name": key, "old_value": issue.get(key), "new_value": text[key]})
+                issue[key] = text[key]
         for key in ("start_date", "due_date"):
             if dates and key in dates and issue.get(key) != dates[key]:
                 details.append({"property": "attr", "name": key, "old_value": issue.get(key), "new_value": dates[key]})
@@ -144,8 +150,9 @@ class FakeRedmine(RedminePort):
         values = {by_id[cf["id"]]: cf["value"] for cf in attributes.get("custom_fields", [])}
         status = next((k for k, i in STATUS_IDS.items() if i == attributes.get("status_id")), None)
         dates = {k: attributes[k] for k in ("start_date", "due_date") if k in attributes}
+        text = {k: attributes[k] for k in ("subject", "description") if k in attributes}
         self.edit(issue_id, BOT_ID, values=values, status=status, notes=attributes.get("notes", ""),
-                  assigned_to_id=attributes.get("assigned_to_id"), private_notes=attributes.get("private_notes", False), dates=dates)
+                  assigned_to_id=attributes.get("assigned_to_id"), private_notes=attributes.get("private_notes", False), dates=dates, text=text)
 
     def issues_by_id(self, issue_ids: list[int]) -> list[dict[str, Any]]:
         self.reads += 1
@@ -177,6 +184,23 @@ class FakeRedmine(RedminePort):
 
     def tracker_id(self, tracker: TrackerKey) -> int:
         return TRACKER_IDS[tracker]
+
+    def delete_issue(self, issue_id: int) -> None:
+        self.deleted.append(issue_id)
+        self.issues.pop(issue_id, None)
+        for other in self.issues.values():
+            other["relations"] = [r for r in other["relations"] if issue_id not in (r["issue_id"], r["issue_to_id"])]
+
+    def redact_history(self, issue_id: int, field_ids: list[int], attributes: list[str], marker: str) -> int:
+        redacted = 0
+        for journal in self.issues[issue_id]["journals"]:
+            for d in journal["details"]:
+                if (d["property"] == "cf" and int(d["name"]) in field_ids) or (d["property"] == "attr" and d["name"] in attributes):
+                    for key in ("old_value", "new_value"):
+                        if d.get(key) not in (None, ""):
+                            d[key] = marker
+                    redacted += 1
+        return redacted
 
     def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
         self.reads += 1

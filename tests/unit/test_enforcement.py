@@ -61,7 +61,9 @@ def test_a_clean_save_is_judged_and_nothing_happens(redmine, enforcer, store):
 def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, enforcer, store):
     issue_id, journal = bypass_to_shared_without_reasons(redmine)
     outcome = enforcer.handle_event(event_for(redmine, issue_id, journal))
-    assert outcome == "judged 1, breaches 1, actions applied 2"
+    # The breach's note and assignment, and the closed request's review date.
+    assert outcome == "judged 1, breaches 1, actions applied 4"
+    assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2061-11-21"  # Child protection: 35 years
     (breach,) = store.open_breaches(issue_id)
     assert (breach["rule"], breach["field"], breach["code"], breach["journal_id"], breach["user_id"], breach["detected_by"]) == (
         "R-DECISION", "decision_reasons", "missing", journal, 1, "event"
@@ -71,7 +73,7 @@ def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, en
     assert redmine.issues[issue_id]["assigned_to"]["id"] == 50
     assert redmine.issues[issue_id]["journals"][-1]["private_notes"] is True
     kinds = [e["kind"] for e in AuditLog(store).entries(issue_id=issue_id)]
-    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT, EntryKind.ACTION, EntryKind.ACTION]  # the assignment and the note
+    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT] + [EntryKind.ACTION] * 4
 
 
 def test_replaying_the_same_event_changes_nothing(redmine, enforcer, store):
@@ -276,3 +278,118 @@ def test_an_escalation_a_person_opens_is_started_by_the_timer_job(redmine, store
     assert redmine.value(esc_id, F.ESCALATION_STAGE) == "Stage 2: Manager to manager"
     assert redmine.issues[esc_id]["due_date"] == "2026-11-24"
     assert redmine.value(request_id, F.DISAGREEMENT_RAISED) == "1"
+
+
+# --- R-RETENTION through the worker and the daily job -------------------------------------------
+
+from plugin.services import disposal_recorder  # noqa: E402
+
+CLOSED = {**INTAKE, **DECISION, F.DECISION: "Do not share", F.PUBLIC_INTEREST_JUSTIFICATION: "", F.RETENTION_CATEGORY: "No further action"}
+
+
+def closed_request(redmine, enforcer, **values):
+    issue_id = redmine.create(dict(INTAKE))
+    redmine.edit(issue_id, 10, values={**CLOSED, **values}, status=StatusKey.NOT_SHARED)
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    return issue_id
+
+
+def retention_enforcer(redmine, store):
+    executor = RedmineExecutor(redmine, CONFIG, on_disposal=disposal_recorder(AuditLog(store)))
+    return Enforcer(CONFIG, redmine, store, executor, clock=lambda: NOW)
+
+
+def reviews(redmine):
+    return [i for i, issue in redmine.issues.items() if issue["tracker"]["name"] == "Retention review"]
+
+
+def test_a_closed_request_is_reviewed_once_with_reminders(redmine, store):
+    enforcer = retention_enforcer(redmine, store)
+    issue_id = closed_request(redmine, enforcer)
+    assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2032-11-21"
+    assert enforcer.run_retention(at_noon("2032-10-21")).opened == []
+    report = enforcer.run_retention(at_noon("2032-10-22"))
+    (review_id,) = report.opened
+    assert report.reminders == 0  # the review is new; its reminders start with the next run
+    review = redmine.issues[review_id]
+    assert review["assigned_to"]["id"] == 51 and review["due_date"] == "2032-11-21"
+    assert {r["issue_to_id"] for r in review["relations"]} == {issue_id}
+    again = enforcer.run_retention(at_noon("2032-10-22"))
+    assert again.opened == [] and again.reminders == 1  # exactly one review; the 30-day reminder
+    assert enforcer.run_retention(at_noon("2032-10-23")).reminders == 0
+    assert enforcer.run_retention(at_noon("2032-11-14")).reminders == 1
+    assert enforcer.run_retention(at_noon("2032-11-21")).reminders == 1
+    assert enforcer.run_retention(at_noon("2032-11-28")).reminders == 1
+    assert enforcer.run_retention(at_noon("2032-11-28")).reminders == 0
+    assert len(reviews(redmine)) == 1
+
+
+def complete(redmine, enforcer, review_id, **values):
+    redmine.edit(review_id, 20, values=values, status=StatusKey.REVIEW_COMPLETED)
+    enforcer.handle_event(latest_event(redmine, review_id))
+
+
+def open_review(redmine, enforcer, **values):
+    issue_id = closed_request(redmine, enforcer, **values)
+    (review_id,) = enforcer.run_retention(at_noon("2032-11-21")).opened
+    return issue_id, review_id
+
+
+def test_retain_sets_the_next_review(redmine, store):
+    enforcer = retention_enforcer(redmine, store)
+    issue_id, review_id = open_review(redmine, enforcer)
+    complete(redmine, enforcer, review_id, **{F.REVIEW_OUTCOME: "Retain", F.REVIEW_JUSTIFICATION: "Live care proceedings", F.NEXT_REVIEW_DATE: "2035-01-31"})
+    assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2035-01-31"
+    enforcer.reconcile()  # the schedule does not overrule the review
+    assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2035-01-31"
+    assert enforcer.run_retention(at_noon("2032-11-22")).due == 0
+
+
+def test_anonymise_redacts_fields_and_their_history(redmine, store):
+    enforcer = retention_enforcer(redmine, store)
+    issue_id, review_id = open_review(redmine, enforcer)
+    redmine.edit(issue_id, 1, values={F.REQUESTER_NAME: "Dr Changed Name"})  # so the history holds the name twice
+    complete(redmine, enforcer, review_id, **{F.REVIEW_OUTCOME: "Anonymise", F.REVIEW_JUSTIFICATION: "No longer needed in full"})
+    marker = CONFIG.retention.redaction_marker
+    issue = redmine.issues[issue_id]
+    assert redmine.value(issue_id, F.REQUESTER_NAME) == marker and issue["subject"] == marker
+    assert redmine.value(issue_id, F.DECISION_REASONS) == CLOSED[F.DECISION_REASONS]
+    history = str([j["details"] for j in issue["journals"]])
+    assert "Dr Alex" not in history and "Dr A" not in history and "Changed Name" not in history
+    assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) in ("", None)
+    assert enforcer.run_retention(at_noon("2032-11-22")).opened == []
+
+
+def test_destroy_writes_the_disposal_record_then_deletes(redmine, store):
+    enforcer = retention_enforcer(redmine, store)
+    issue_id, review_id = open_review(redmine, enforcer)
+    complete(redmine, enforcer, review_id, **{F.REVIEW_OUTCOME: "Destroy", F.REVIEW_JUSTIFICATION: "Retention period over"})
+    assert redmine.deleted == [issue_id] and issue_id not in redmine.issues
+    (disposal,) = AuditLog(store).entries(kind=EntryKind.DISPOSAL)
+    assert disposal["issue_id"] == issue_id and disposal["detail"]["review_id"] == review_id
+    assert disposal["detail"]["category"] == "No further action" and disposal["detail"]["authorised_by_user_id"] == 20
+    assert any(f"request_id: {issue_id}" in n for n in redmine.notes_by_service(review_id))
+    enforcer.handle_event(latest_event(redmine, review_id))  # again: nothing more
+    assert redmine.deleted == [issue_id] and len(list(AuditLog(store).entries(kind=EntryKind.DISPOSAL))) == 1
+
+
+def test_legal_hold_is_listed_not_reviewed(redmine, store):
+    enforcer = retention_enforcer(redmine, store)
+    held = closed_request(redmine, enforcer, **{F.LEGAL_HOLD: "1"})
+    report = enforcer.run_retention(at_noon("2032-11-21"))
+    assert report.on_hold == [held] and report.opened == []
+
+
+def test_the_daily_job_reads_only_the_due_requests(redmine, store):
+    enforcer = retention_enforcer(redmine, store)
+    for _ in range(30):
+        closed_request(redmine, enforcer, **{F.RETENTION_CATEGORY: "Child protection"})  # due in 2061
+    quiet = enforcer.run_retention(at_noon("2032-11-21"))
+    reads_quiet = redmine.reads
+    closed_request(redmine, enforcer)
+    closed_request(redmine, enforcer)
+    redmine.reads = 0
+    enforcer.run_retention(at_noon("2032-11-21"))
+    assert quiet.due == 0 and reads_quiet > 0
+    # One query, then per due request: the request and its related issues.
+    assert redmine.reads <= 1 + 2 * 3

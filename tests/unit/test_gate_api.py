@@ -44,7 +44,10 @@ def test_a_save_that_breaks_a_rule_is_refused_with_messages(client, store):
     proposed = rest_issue("Not shared", {**INTAKE, **DECISION, FieldKey.DECISION: "Do not share", FieldKey.DECISION_REASONS: ""})
     r = ask(client, gate_body(proposed, previous))
     assert r.status_code == 200 and r.json["allow"] is False
-    assert [(v["rule"], v["field"], v["code"]) for v in r.json["violations"]] == [("R-DECISION", "decision_reasons", "missing")]
+    assert [(v["rule"], v["field"], v["code"]) for v in r.json["violations"]] == [
+        ("R-DECISION", "decision_reasons", "missing"),
+        ("R-RETENTION", "retention_category", "missing"),
+    ]
     assert all("(R-" in v["message"] for v in r.json["violations"])
     (entry,) = AuditLog(store).entries()
     assert entry["kind"] == "verdict" and entry["source"] == "gate" and entry["issue_id"] == 7

@@ -1,0 +1,210 @@
+"""Issue 6 against a real Redmine, with a controlled clock
+(`infoshare retention run --today`) and a real SMTP sink."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+import zoneinfo
+
+import pytest
+from redminelib.exceptions import ResourceNotFoundError, ValidationError
+
+from plugin.policy.retention import add_years
+from schemas.names import StatusKey, TrackerKey
+from schemas.record import FieldKey
+from tests.support.rest import decision_values, intake_values
+
+F = FieldKey
+S = StatusKey
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+MARKER = "[redacted under retention review]"
+
+
+def wait_until(check, timeout: float = 20.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+def today() -> dt.date:
+    return dt.datetime.now(LONDON).date()
+
+
+def close_request(live, rest, *, category="No further action", subject="Retention test", **extra) -> tuple[int, dt.date]:
+    """A request closed as Not shared today; returns it and its review date."""
+    values = intake_values(request_channel="Letter", requester_phone="", requester_name="Dr Retention Example", **extra)
+    issue_id = rest.create_issue("practitioner1", values, subject=subject, description="Concerns about a named child at a named school.")
+    closing = {**decision_values(decision="Do not share", public_interest_justification=""), F.RETENTION_CATEGORY: category}
+    rest.update_issue("practitioner1", issue_id, closing, status=S.NOT_SHARED)
+    years = live.config().retention.category(category).years
+    expected = add_years(today(), years)
+    wait_until(lambda: rest.field_value(rest.issue(issue_id), F.RETENTION_REVIEW_DATE) == expected.isoformat(), what="the review date")
+    live.settle()
+    return issue_id, expected
+
+
+def run(live, day: dt.date, *extra: str) -> str:
+    return live.cli("retention", "run", "--today", day.isoformat(), *extra).stdout
+
+
+def opened_reviews(out: str) -> list[int]:
+    return [int(n) for n in re.findall(r"review #(\d+) opened", out)]
+
+
+def reviews_of(rest, request_id: int) -> list[dict]:
+    relations = rest.get_json(f"/issues/{request_id}.json", include="relations")["issue"].get("relations", [])
+    ids = {r["issue_id"] if r["issue_to_id"] == request_id else r["issue_to_id"] for r in relations}
+    return [i for i in (rest.issue(i) for i in sorted(ids)) if i["tracker"]["name"] == "Retention review"]
+
+
+def notes(issue: dict) -> list[str]:
+    return [j.get("notes") or "" for j in issue["journals"]]
+
+
+def test_closing_needs_a_retention_category(rest):
+    issue_id = rest.create_issue("practitioner2", intake_values(request_channel="Letter", requester_phone=""), subject="No category")
+    with pytest.raises(ValidationError) as refused:
+        rest.update_issue("practitioner2", issue_id, decision_values(decision="Do not share", public_interest_justification=""), status=S.NOT_SHARED)
+    assert "Retention category: record the retention category before closing the request; it decides when the record is reviewed (R-RETENTION)." in str(refused.value)
+
+
+def reminders_on(rest, review_id: int) -> list[str]:
+    return [n for n in notes(rest.issue(review_id)) if n.startswith("Reminder: this retention review")]
+
+
+def test_a_closed_request_reaches_its_review_with_reminders_by_email(live, rest, smtp_sink):
+    # Other tests close requests today too, so this one's review is picked out
+    # by its relation, and counts are of its own notes.
+    request_id, review_date = close_request(live, rest)
+    run(live, review_date - dt.timedelta(days=31))
+    assert reviews_of(rest, request_id) == []
+    out = run(live, review_date - dt.timedelta(days=30))
+    (review,) = reviews_of(rest, request_id)
+    review_id = review["id"]
+    assert review_id in opened_reviews(out)
+    assert review["subject"] == f"Retention review of request #{request_id}"
+    assert review["assigned_to"]["name"] == "Information governance"
+    assert review["due_date"] == review_date.isoformat()
+
+    # Reminders at 30 and 7 days before, on the day, then weekly while overdue;
+    # each once, however often the job runs.
+    expected = []
+    for days_before, text in ((30, "in 30 days"), (7, "in 7 days"), (0, "is due today"), (-7, "is overdue")):
+        day = review_date - dt.timedelta(days=days_before)
+        run(live, day)
+        run(live, day)
+        expected.append(text)
+        found = reminders_on(rest, review_id)
+        assert len(found) == len(expected) and all(t in f for t, f in zip(expected, found))
+    assert [r["id"] for r in reviews_of(rest, request_id)] == [review_id]  # exactly one review
+
+    # Redmine's own notification reaches the governance lead.
+    mails = smtp_sink.wait_for(lambda m: "governance1@mash.example.org" in m.recipients and f"#{review_id}" in m.subject)
+    assert any("Reminder: this retention review" in m.text() for m in mails)
+
+
+def open_review_for(live, rest, **kw) -> tuple[int, int, dt.date]:
+    request_id, review_date = close_request(live, rest, **kw)
+    run(live, review_date)
+    (review,) = reviews_of(rest, request_id)
+    review_id = review["id"]
+    live.settle()
+    return request_id, review_id, review_date
+
+
+def complete(rest, review_id, values):
+    rest.update_issue("governance1", review_id, values, status=S.REVIEW_COMPLETED)
+
+
+def test_completing_a_review_needs_its_outcome_and_reason(live, rest):
+    _, review_id, _ = open_review_for(live, rest, subject="Refused completion")
+    with pytest.raises(ValidationError) as refused:
+        complete(rest, review_id, {F.REVIEW_OUTCOME: "Retain"})
+    message = str(refused.value)
+    assert "Review justification: record why this outcome is right (R-RETENTION)." in message
+    assert "Next review date: to retain the record, set the date of its next review (R-RETENTION)." in message
+    too_far = add_years(today(), 11).isoformat()
+    with pytest.raises(ValidationError) as refused:
+        complete(rest, review_id, {F.REVIEW_OUTCOME: "Retain", F.REVIEW_JUSTIFICATION: "Needed", F.NEXT_REVIEW_DATE: too_far})
+    assert "the next review can be at most 10 years ahead" in str(refused.value)
+
+
+def test_retain_sets_the_requests_next_review(live, rest):
+    request_id, review_id, _ = open_review_for(live, rest, subject="Retain me")
+    next_review = add_years(today(), 2).isoformat()
+    complete(rest, review_id, {F.REVIEW_OUTCOME: "Retain", F.REVIEW_JUSTIFICATION: "Care proceedings continue", F.NEXT_REVIEW_DATE: next_review})
+    request = wait_until(lambda: (r := rest.issue(request_id)) and rest.field_value(r, F.RETENTION_REVIEW_DATE) == next_review and r, what="the new review date")
+    assert any(f"retained by Grace Governance; next review on {next_review}" in n for n in notes(request))
+
+
+def test_anonymise_replaces_personal_details_everywhere_and_keeps_the_decision(live, rest):
+    request_id, review_id, _ = open_review_for(live, rest, subject="Child A at Example School")
+    complete(rest, review_id, {F.REVIEW_OUTCOME: "Anonymise", F.REVIEW_JUSTIFICATION: "Outcome needed for statistics only"})
+    wait_until(lambda: rest.issue(request_id)["subject"] == MARKER, what="anonymisation")
+    live.settle()  # the history is redacted just after the fields
+    request = rest.issue(request_id)
+    assert request["description"] == MARKER
+    for key in (F.REQUESTER_NAME, F.INFORMATION_REQUESTED):
+        assert rest.field_value(request, key) == MARKER
+    assert rest.field_value(request, F.DECISION) == "Do not share"
+    assert rest.field_value(request, F.DECISION_REASONS) == decision_values()[F.DECISION_REASONS]
+    history = str([j["details"] for j in request["journals"]])
+    for personal in ("Dr Retention Example", "Child A at Example School", "named child", "School attendance for the last term"):
+        assert personal not in history
+    assert any("anonymised on the decision of Grace Governance" in n for n in notes(request))
+
+
+def test_destroy_deletes_after_the_disposal_record(live, rest):
+    request_id, review_id, review_date = open_review_for(live, rest, subject="Destroy me")
+    complete(rest, review_id, {F.REVIEW_OUTCOME: "Destroy", F.REVIEW_JUSTIFICATION: "Retention period over"})
+
+    def gone():
+        try:
+            rest.issue(request_id)
+            return False
+        except ResourceNotFoundError:
+            return True
+
+    wait_until(gone, what="the request deleted")
+    review = rest.issue(review_id)
+    (record,) = [n for n in notes(review) if n.startswith("Disposal record (R-RETENTION)")]
+    assert f"request_id: {request_id}" in record and f"review_date: {review_date.isoformat()}" in record
+    assert "authorised_by: Grace Governance" in record and "category: No further action" in record
+    assert "Dr Retention Example" not in record and "Destroy me" not in record
+    audit = live.cli("audit", "show", "--issue", str(request_id)).stdout
+    assert "disposal" in audit and f'"review_id": {review_id}' in audit
+    assert "Audit log intact" in live.cli("audit", "verify").stdout
+
+
+def test_a_request_under_legal_hold_is_listed_not_reviewed(live, rest):
+    request_id, review_date = close_request(live, rest, subject="On hold")
+    rest.update_issue("manager1", request_id, {F.LEGAL_HOLD: "1"})
+    live.settle()
+    out = run(live, review_date)
+    assert f"request #{request_id} is under legal hold: not reviewed" in out
+    assert reviews_of(rest, request_id) == []
+
+
+def test_the_daily_query_costs_follow_the_due_requests_not_all_requests(live, rest):
+    _, due_on = close_request(live, rest, subject="Due")
+    day = due_on + dt.timedelta(days=1)
+
+    def cost() -> tuple[int, int]:
+        out = run(live, day, "--dry-run")
+        due, requests = re.search(r"(\d+) request\(s\) due for review: .*; (\d+) Redmine request\(s\)", out).groups()
+        return int(due), int(requests)
+
+    due_before, requests_before = cost()
+    for n in range(5):  # closed requests whose review is years away
+        close_request(live, rest, category="Child protection", subject=f"Not due {n}")
+    assert cost() == (due_before, requests_before)
+    close_request(live, rest, subject="Also due")
+    due_after, requests_after = cost()
+    assert due_after == due_before + 1
+    assert 0 < requests_after - requests_before <= 4
