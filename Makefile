@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run stop status test test-unit test-integration test-e2e coverage bootstrap system-deps venv spec doctor clean
+.PHONY: run stop status test test-unit test-integration test-e2e lint coverage bootstrap system-deps venv spec doctor clean
 
 run: bootstrap
 	$(BIN)/infoshare stack up
@@ -20,7 +20,7 @@ status: venv
 	$(BIN)/infoshare stack status
 
 # The whole suite; fails if branch coverage of the rules (plugin/policy) drops below 100%.
-test: bootstrap
+test: bootstrap lint
 	$(BIN)/pytest tests/unit tests/integration --cov=plugin.policy --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 test-unit: venv
@@ -31,6 +31,9 @@ test-integration: bootstrap
 
 test-e2e: bootstrap
 	$(BIN)/pytest tests/e2e
+
+lint: venv
+	$(BIN)/ruff check plugin webhooks schemas tests benchmarks
 
 coverage: venv
 	$(BIN)/pytest tests/unit --cov --cov-branch --cov-report=term-missing

@@ -22,6 +22,16 @@ from schemas.config import Config
 ADMIN_KEY_ENV = "INFOSHARE_REDMINE_ADMIN_API_KEY"
 
 
+def _run_job(call):
+    """Run a job; another run in progress is a clear message, not a traceback."""
+    from plugin.enforcement import JobBusy
+
+    try:
+        return call()
+    except JobBusy as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 class Context:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
@@ -88,7 +98,7 @@ def worker(ctx: Context, once: bool) -> None:
     configure_logging(config.service.log_level)
     inbox = build_services(config).inbox_worker()
     if once:
-        result = inbox.drain()
+        result = inbox.drain_all()
         click.echo(json.dumps(result.__dict__))
         return
     stop = threading.Event()
@@ -135,7 +145,8 @@ def reconcile(ctx: Context, since: str | None, dry_run: bool) -> None:
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    report = build_services(config, dry_run=dry_run, echo=click.echo).enforcer.reconcile(_parse_since(since, config))
+    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    report = _run_job(lambda: enforcer.reconcile(_parse_since(since, config)))
     prefix = "Dry run: " if dry_run else ""
     click.echo(
         f"{prefix}checked {report.issues} issue(s) updated since {report.window_start.isoformat()}: "
@@ -177,7 +188,7 @@ def approvals_remind(ctx: Context, today: str | None, dry_run: bool) -> None:
     config = ctx.config
     configure_logging(config.service.log_level)
     services = build_services(config, dry_run=dry_run, echo=click.echo)
-    posted = services.enforcer.remind_retrospective_approvals(_noon_of(today, config))
+    posted = _run_job(lambda: services.enforcer.remind_retrospective_approvals(_noon_of(today, config)))
     click.echo(f"{posted} reminder(s) {'would be posted (dry run)' if dry_run else 'posted'}.")
 
 
@@ -197,7 +208,8 @@ def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    report = build_services(config, dry_run=dry_run, echo=click.echo).enforcer.run_escalations(_noon_of(today, config))
+    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    report = _run_job(lambda: enforcer.run_escalations(_noon_of(today, config)))
     verb = "would move" if dry_run else "moved"
     click.echo(f"Checked {report.checked} escalation(s): {verb} {len(report.moved)} to the next stage, started {len(report.started)}.")
     for issue_id in report.moved:
@@ -222,7 +234,8 @@ def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    report = build_services(config, dry_run=dry_run, echo=click.echo).enforcer.run_retention(_noon_of(today, config))
+    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    report = _run_job(lambda: enforcer.run_retention(_noon_of(today, config)))
     verb = "would open" if dry_run else "opened"
     click.echo(
         f"{report.due} request(s) due for review: {verb} {len(report.opened)} review(s), "
@@ -239,10 +252,7 @@ def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
 @pass_ctx
 def breaches(ctx: Context, show_all: bool) -> None:
     """List rule violations that got past the gate."""
-    from plugin.store import Store
-
-    store = Store(ctx.config.service.database_url)
-    store.migrate()
+    store = _store(ctx)
     rows = store.all_breaches() if show_all else store.open_breaches()
     if not rows:
         click.echo("No breaches." if show_all else "No open breaches.")
@@ -266,11 +276,8 @@ def audit() -> None:
 def audit_verify(ctx: Context) -> None:
     """Check that no entry was changed, removed or reordered."""
     from plugin.audit import AuditLog
-    from plugin.store import Store
 
-    store = Store(ctx.config.service.database_url)
-    store.migrate()
-    result = AuditLog(store).verify()
+    result = AuditLog(_store(ctx)).verify()
     if result.ok:
         click.echo(f"Audit log intact: {result.entries} entries. Head hash {result.head_hash}.")
         return
@@ -284,25 +291,46 @@ def audit_verify(ctx: Context) -> None:
 def audit_show(ctx: Context, issue_id: int | None) -> None:
     """Print audit entries (ids, rules and outcomes only)."""
     from plugin.audit import AuditLog
-    from plugin.store import Store
 
-    store = Store(ctx.config.service.database_url)
-    store.migrate()
-    for entry in AuditLog(store).entries(issue_id=issue_id):
+    for entry in AuditLog(_store(ctx)).entries(issue_id=issue_id):
         issue = f"#{entry['issue_id']}" if entry["issue_id"] else "-"
         click.echo(f"{entry['seq']:>6}  {entry['recorded_at']}  {entry['kind']:16} {entry['source']:11} {issue:>7}  {entry['rule'] or '-':12} {json.dumps(entry['detail'], sort_keys=True)}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
+@click.pass_context
+def inbox(click_ctx: click.Context) -> None:
+    """Show the inbox: deliveries pending, processed, failed and parked, and
+    the parked ones with their errors."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    store = _store(click_ctx.obj)
+    for status, count in store.counts().items():
+        click.echo(f"{status:10} {count}")
+    for row in store.parked():
+        click.echo(f"parked #{row['id']}: issue #{row['issue_id']} {row['event_type']}, {row['attempts']} attempts, last error {row['last_error']}")
+    if store.parked():
+        click.echo("Put them back with `infoshare inbox retry --all` (or a delivery number) once the cause is fixed.")
+
+
+@inbox.command("retry")
+@click.argument("delivery", type=int, required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every parked delivery.")
 @pass_ctx
-def inbox(ctx: Context) -> None:
-    """Show how many deliveries are pending, processed, failed and parked."""
+def inbox_retry(ctx: Context, delivery: int | None, retry_all: bool) -> None:
+    """Put a parked delivery (or all) back in the queue with fresh attempts."""
+    if delivery is None and not retry_all:
+        raise click.UsageError("give a delivery number (see `infoshare inbox`) or --all")
+    count = _store(ctx).retry_parked(None if retry_all else delivery)
+    click.echo(f"{count} delivery(ies) put back in the queue.")
+
+
+def _store(ctx: Context):
     from plugin.store import Store
 
     store = Store(ctx.config.service.database_url)
     store.migrate()
-    for status, count in store.counts().items():
-        click.echo(f"{status:10} {count}")
+    return store
 
 
 # -- Redmine ----------------------------------------------------------------------
@@ -341,7 +369,7 @@ def doctor(ctx: Context, admin_api_key: str | None) -> None:
     from plugin.provisioning.doctor import compare
     from plugin.provisioning.live import gather_live_state
     from plugin.provisioning.spec import build_spec
-    from plugin.redmine.client import make_redmine
+    from plugin.redmine.client import RedmineUnavailable, make_redmine
 
     config = ctx.config
     spec = build_spec(config)
@@ -353,7 +381,7 @@ def doctor(ctx: Context, admin_api_key: str | None) -> None:
             f"Redmine at {config.redmine.url} refused the API key. doctor reads administrator-only "
             f"endpoints: pass --admin-api-key or set {ADMIN_KEY_ENV}."
         ) from None
-    except requests.RequestException as exc:
+    except (requests.RequestException, RedmineUnavailable) as exc:
         raise click.ClickException(f"Redmine at {config.redmine.url} cannot be reached ({type(exc).__name__}).") from None
     findings = compare(spec, live)
     if not findings:

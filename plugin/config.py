@@ -23,6 +23,7 @@ DEFAULT_CONFIG_PATH = "config.toml"
 SECRET_ENV = {
     "INFOSHARE_REDMINE_API_KEY": ("redmine", "api_key"),
     "INFOSHARE_WEBHOOK_SECRET": ("webhook", "secret"),
+    "INFOSHARE_WEBHOOK_PREVIOUS_SECRET": ("webhook", "previous_secret"),
 }
 
 

@@ -10,8 +10,10 @@ done is written to the audit log.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import json
 import logging
 import zoneinfo
 from typing import Any, Callable
@@ -19,6 +21,7 @@ from typing import Any, Callable
 from plugin import history
 from plugin.audit import AuditLog, EntryKind
 from plugin.executor import ActionOutcome, RedmineExecutor
+from plugin.leases import Leases, holder_id
 from plugin.policy import approval, engine
 from plugin.policy.breach import breach_actions
 from plugin.policy.model import Action, Actor, Context, CreateLinkedIssue, Once, Principal, Step, Violation, violation_identity
@@ -32,8 +35,15 @@ from schemas.record import BOOL_TRUE, FieldKey, IssueState, issue_state, parse_t
 log = logging.getLogger("infoshare.enforcement")
 
 RECONCILER_CURSOR = "reconciler"
+# Seconds to wait for another issue's lease from inside one already held:
+# short, so two actors reaching for each other's issue back off quickly.
+NESTED_WAIT = 5.0
 # The first reconciliation looks at everything.
 BEGINNING = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class JobBusy(RuntimeError):
+    """Another run of the same job is in progress (here or on another host)."""
 
 
 class Source:
@@ -109,6 +119,10 @@ class Enforcer:
         self.executor = executor
         self.clock = clock
         self.echo = echo
+        # One actor per issue at a time: the worker, the reconciler and the
+        # jobs (and an escalation acting on its request) take turns.
+        self.leases = Leases(store)
+        executor.guard = lambda issue_id: self.leases.hold(f"issue:{issue_id}", wait_seconds=NESTED_WAIT)
         self._keys = config.names.key_maps()
 
     @property
@@ -243,11 +257,12 @@ class Enforcer:
     def act_on_current(self, ref: dict[str, Any], now: dt.datetime, source: str) -> list[ActionOutcome]:
         """Evaluate an issue as it is now and apply what it calls for (the
         timer jobs: the clock, not a save, is what changed)."""
-        issue = self.redmine.issue(ref["id"])
-        if issue is None:
-            return []
-        verdict = engine.evaluate(self.current_context(issue, now))
-        return self.act(issue, list(verdict.actions), source, verdict.violations)
+        with self.leases.hold(f"issue:{ref['id']}"):
+            issue = self.redmine.issue(ref["id"])
+            if issue is None:
+                return []
+            verdict = engine.evaluate(self.current_context(issue, now))
+            return self.act(issue, list(verdict.actions), source, verdict.violations)
 
     def act(self, issue: dict[str, Any], actions: list[Action], source: str, violations: tuple[Violation, ...] = ()) -> list[ActionOutcome]:
         """Apply actions through the executor and audit what was done."""
@@ -285,6 +300,10 @@ class Enforcer:
         from the payload: the payload says which save to judge, not what it was."""
         if event.type is EventType.ISSUE_DELETED:
             return "issue deleted"
+        with self.leases.hold(f"issue:{event.issue_id}"):
+            return self._handle_event(event)
+
+    def _handle_event(self, event: Event) -> str:
         issue = self.redmine.issue(event.issue_id)
         if issue is None:
             return "issue no longer exists"
@@ -295,6 +314,27 @@ class Enforcer:
         all_changes = history.changes(issue, self.redmine.names_by_id())
         return self.check(issue, all_changes, history.for_journal(all_changes, event.journal_id), Source.EVENT).outcome
 
+    # -- jobs -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def job(self, name: str):
+        """One run of a job at a time across every process, recorded in
+        job_runs (with counts, never case details). Yields a dict the run
+        fills with its summary."""
+        holder = holder_id()
+        if not self.leases.try_acquire(f"job:{name}", holder):
+            raise JobBusy(f"another {name} run is in progress; try again when it has finished")
+        summary: dict[str, Any] = {}
+        run_id = None if self.dry_run else self.store.start_job(name, now=self.clock())
+        ok = False
+        try:
+            yield summary
+            ok = True
+        finally:
+            self.leases.release(f"job:{name}", holder)
+            if run_id is not None:
+                self.store.finish_job(run_id, ok, json.dumps(summary, sort_keys=True, default=str), now=self.clock())
+
     # -- retrospective approvals ---------------------------------------------------------------
 
     def remind_retrospective_approvals(self, now: dt.datetime) -> int:
@@ -303,19 +343,22 @@ class Enforcer:
         with Redmine's filters (override set, no approval decision), so the
         cost follows the outstanding requests. Returns reminders posted."""
         posted = 0
-        candidates = self.redmine.issues_where(
-            TrackerKey.INFORMATION_REQUEST,
-            {FieldKey.EMERGENCY_OVERRIDE: BOOL_TRUE, FieldKey.APPROVAL_DECISION: "!*"},
-            status_id="*",
-        )
-        for ref in candidates:
-            issue = self.redmine.issue(ref["id"])
-            if issue is None:
-                continue
-            reminder = approval.retrospective_reminder(self.current_context(issue, now))
-            if reminder is not None:
-                outcomes = self.act(issue, [reminder], Source.SCHEDULER)
-                posted += any(o.status == "applied" for o in outcomes)
+        with self.job("approval_reminders") as summary:
+            candidates = self.redmine.issues_where(
+                TrackerKey.INFORMATION_REQUEST,
+                {FieldKey.EMERGENCY_OVERRIDE: BOOL_TRUE, FieldKey.APPROVAL_DECISION: "!*"},
+                status_id="*",
+            )
+            for ref in candidates:
+                with self.leases.hold(f"issue:{ref['id']}"):
+                    issue = self.redmine.issue(ref["id"])
+                    if issue is None:
+                        continue
+                    reminder = approval.retrospective_reminder(self.current_context(issue, now))
+                    if reminder is not None:
+                        outcomes = self.act(issue, [reminder], Source.SCHEDULER)
+                        posted += any(o.status == "applied" for o in outcomes)
+            summary["reminders"] = posted
         log.info("retrospective approval reminders", extra={"job": "approval_reminders", "count": posted})
         return posted
 
@@ -330,26 +373,32 @@ class Enforcer:
         today = now.astimezone(zoneinfo.ZoneInfo(self.config.calendar.timezone)).date()
         horizon = today + dt.timedelta(days=self.config.retention.review_lead_days)
         report = RetentionReport()
-        for ref in self.redmine.issues_where(
-            TrackerKey.INFORMATION_REQUEST, {FieldKey.RETENTION_REVIEW_DATE: f"<={horizon.isoformat()}"}, status_id="c"
-        ):
-            issue = self.redmine.issue(ref["id"])
-            if issue is None:
-                continue
-            report.due += 1
-            ctx = self.current_context(issue, now)
-            if ctx.proposed.flag(FieldKey.LEGAL_HOLD):
-                report.on_hold.append(issue["id"])
-                continue
-            verdict = engine.evaluate(ctx)
-            for outcome in self.act(issue, list(verdict.actions), Source.SCHEDULER, verdict.violations):
-                if isinstance(outcome.action, CreateLinkedIssue) and outcome.status == "applied":
-                    report.opened.append(outcome.created_issue_id)
-                elif isinstance(outcome.action, Once) and outcome.action.key.startswith("reminder-") and outcome.status == "applied":
-                    report.reminders += 1
-        report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
+        with self.job("retention") as summary:
+            for ref in self.redmine.issues_where(
+                TrackerKey.INFORMATION_REQUEST, {FieldKey.RETENTION_REVIEW_DATE: f"<={horizon.isoformat()}"}, status_id="c"
+            ):
+                with self.leases.hold(f"issue:{ref['id']}"):
+                    self._review_one(ref["id"], now, report)
+            report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
+            summary.update(due=report.due, opened=len(report.opened), reminders=report.reminders, on_hold=len(report.on_hold))
         log.info("retention reviews", extra={"job": "retention", "count": len(report.opened)})
         return report
+
+    def _review_one(self, issue_id: int, now: dt.datetime, report: RetentionReport) -> None:
+        issue = self.redmine.issue(issue_id)
+        if issue is None:
+            return
+        report.due += 1
+        ctx = self.current_context(issue, now)
+        if ctx.proposed.flag(FieldKey.LEGAL_HOLD):
+            report.on_hold.append(issue["id"])
+            return
+        verdict = engine.evaluate(ctx)
+        for outcome in self.act(issue, list(verdict.actions), Source.SCHEDULER, verdict.violations):
+            if isinstance(outcome.action, CreateLinkedIssue) and outcome.status == "applied":
+                report.opened.append(outcome.created_issue_id)
+            elif isinstance(outcome.action, Once) and outcome.action.key.startswith("reminder-") and outcome.status == "applied":
+                report.reminders += 1
 
     # -- escalation timers -----------------------------------------------------------------------
 
@@ -360,6 +409,13 @@ class Enforcer:
         follows the overdue and new escalations, not all of them."""
         today = now.astimezone(zoneinfo.ZoneInfo(self.config.calendar.timezone)).date()
         report = EscalationReport()
+        with self.job("escalations") as summary:
+            self._run_escalations(now, today, report)
+            summary.update(checked=report.checked, moved=len(report.moved), started=len(report.started), final_stage_overdue=len(report.final_stage_overdue))
+        log.info("escalation timers", extra={"job": "escalations", "count": len(report.moved)})
+        return report
+
+    def _run_escalations(self, now: dt.datetime, today: dt.date, report: EscalationReport) -> None:
         yesterday = (today - dt.timedelta(days=1)).isoformat()
         overdue = list(self.redmine.issues_where(TrackerKey.ESCALATION, {}, status_id="o", due_date=f"<={yesterday}"))
         unstarted = list(self.redmine.issues_where(TrackerKey.ESCALATION, {FieldKey.ESCALATION_STAGE: "!*"}, status_id="o"))
@@ -375,23 +431,28 @@ class Enforcer:
                     elif key == "escalation-started":
                         report.started.append(ref["id"])
         report.checked = len(overdue) + len(unstarted)
-        log.info("escalation timers", extra={"job": "escalations", "count": len(report.moved)})
-        return report
 
     # -- reconciliation -----------------------------------------------------------------------
 
     def reconcile(self, since: dt.datetime | None = None) -> ReconcileReport:
+        with self.job("reconcile") as summary:
+            report = self._reconcile(since)
+            summary.update(issues=report.issues, new_breaches=report.new_breaches, resolved=report.resolved_breaches, actions=report.actions_applied)
+        return report
+
+    def _reconcile(self, since: dt.datetime | None) -> ReconcileReport:
         cursor = self.store.cursor(RECONCILER_CURSOR)
         if since is None:
             since = (cursor - dt.timedelta(minutes=self.config.reconciler.overlap_minutes)) if cursor else BEGINNING
         report = ReconcileReport(window_start=since)
         newest = cursor
         for ref in self.redmine.issues_updated_since(since):
-            issue = self.redmine.issue(ref["id"])
-            if issue is None:
-                continue  # deleted while we looked
-            all_changes = history.changes(issue, self.redmine.names_by_id())
-            checked = self.check(issue, all_changes, history.since(all_changes, since), Source.RECONCILER)
+            with self.leases.hold(f"issue:{ref['id']}", wait_seconds=60):
+                issue = self.redmine.issue(ref["id"])
+                if issue is None:
+                    continue  # deleted while we looked
+                all_changes = history.changes(issue, self.redmine.names_by_id())
+                checked = self.check(issue, all_changes, history.since(all_changes, since), Source.RECONCILER)
             report.issues += 1
             report.new_breaches += len(checked.new_breaches)
             report.resolved_breaches += len(checked.resolved_breaches)

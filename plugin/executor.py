@@ -12,6 +12,7 @@ calls swapped for printing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from typing import Any, Callable, Sequence
@@ -237,6 +238,8 @@ class RedmineExecutor:
         self.config = config
         self.planner = Planner(redmine, config)
         self.on_disposal = on_disposal
+        # Wraps work on another issue (set by the enforcer: that issue's lease).
+        self.guard: Callable[[int], Any] = lambda issue_id: contextlib.nullcontext()
 
     def apply(self, issue: dict[str, Any], actions: Sequence[Action]) -> list[ActionOutcome]:
         plan = self.planner.plan(issue, actions)
@@ -262,11 +265,12 @@ class RedmineExecutor:
             self.redmine.add_watcher(plan.issue_id, effect.data)
             return []
         if effect.kind == "on_issue":
-            other = self.redmine.issue(action.issue_id)
-            if other is None:
-                effect.outcome.status, effect.outcome.reason = "skipped", "the issue no longer exists"
-                return []
-            return self.apply(other, action.actions)
+            with self.guard(action.issue_id):
+                other = self.redmine.issue(action.issue_id)
+                if other is None:
+                    effect.outcome.status, effect.outcome.reason = "skipped", "the issue no longer exists"
+                    return []
+                return self.apply(other, action.actions)
         if effect.kind == "redact":
             self.redmine.redact_history(plan.issue_id, effect.data, list(action.attributes), action.marker)
             return []

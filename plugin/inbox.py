@@ -1,22 +1,38 @@
-"""The inbox worker: drains accepted deliveries in order and hands each event to
-the processor (the rule engine). A delivery that fails is retried on later
-drains and parked after `inbox.max_attempts`, so one bad event never holds up
-the others; later events of the same issue wait behind it within a drain, so an
-issue's events are never handled out of order.
+"""The inbox worker: takes accepted deliveries (claiming them, so several
+workers can share the inbox) and hands each event to the processor (the
+enforcer).
+
+- An issue's events are handled one at a time, in the order they were accepted.
+- A delivery that fails is tried again with growing pauses and parked after
+  `inbox.max_attempts`, so one bad event never holds up the others; parked
+  ones are listed by `infoshare inbox` and put back by `infoshare inbox retry`.
+- While Redmine cannot be reached nothing is counted against the events: they
+  wait, and are handled in order when it returns.
+- A worker killed mid-event loses nothing: its claim lapses and the event is
+  handled again, which the executor's checks make harmless.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
+import random
 import threading
 import time
 from typing import Callable, Protocol
 
-from plugin.store import DeliveryStatus, Store
+from plugin.leases import LeaseBusy, holder_id, holder_is_dead, holder_prefix
+from plugin.redmine.client import RedmineUnavailable
+from plugin.store import DeliveryStatus, Store, utcnow
 from schemas.events import Event
 
 log = logging.getLogger("infoshare.inbox")
+
+# Seconds to leave Redmine alone after it could not be reached.
+OUTAGE_PAUSE = 5.0
+# Seconds before a delivery whose issue is busy elsewhere is tried again.
+BUSY_PAUSE = 2.0
 
 
 class EventProcessor(Protocol):
@@ -29,33 +45,70 @@ class DrainResult:
     processed: int = 0
     failed: int = 0
     parked: int = 0
-    deferred: int = 0  # waiting behind an earlier failed event of the same issue
+    postponed: int = 0  # Redmine unreachable, or the issue busy elsewhere
+    redmine_unavailable: bool = False
 
     @property
     def handled(self) -> int:
         return self.processed + self.failed + self.parked
 
 
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt: 2, 4, 8 ... up to 5 minutes, jittered."""
+    return min(300.0, 2.0**attempts) * random.uniform(0.8, 1.2)
+
+
+def _describe(exc: Exception) -> str:
+    """An error description for the inbox record. Only the exception type and
+    our own codes: Redmine's validation errors can quote field values."""
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__}" + (f" ({code})" if code else "")
+
+
 class InboxWorker:
-    def __init__(self, store: Store, process: EventProcessor, *, max_attempts: int, keep_processed_days: int):
+    def __init__(
+        self,
+        store: Store,
+        process: EventProcessor,
+        *,
+        max_attempts: int,
+        keep_processed_days: int,
+        lease_seconds: float = 120,
+        batch: int = 20,
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
         self.store = store
         self.process = process
         self.max_attempts = max_attempts
         self.keep_processed_days = keep_processed_days
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.clock = clock or utcnow
 
-    def drain(self, limit: int = 200) -> DrainResult:
+    def drain(self) -> DrainResult:
+        """Take one batch and handle it."""
         result = DrainResult()
-        blocked_issues: set[int] = set()
-        for row in self.store.pending(limit):
+        worker = holder_id()
+        now = self.clock()
+        rows = self.store.claim(worker, limit=self.batch, lease_seconds=self.lease_seconds, now=now)
+        for index, row in enumerate(rows):
             extra = {"row_id": row["id"], "issue_id": row["issue_id"], "event_type": row["event_type"]}
-            if row["issue_id"] in blocked_issues:
-                result.deferred += 1
-                continue
             try:
                 outcome = self.process(self.store.load_event(row))
-            except Exception as exc:  # noqa: BLE001 - any failure is recorded against the delivery
-                status = self.store.mark_failed(row["id"], _describe(exc), self.max_attempts)
-                blocked_issues.add(row["issue_id"])
+            except RedmineUnavailable:
+                # Hand back this and the rest of the batch untried.
+                for pending in rows[index:]:
+                    self.store.postpone(pending["id"], OUTAGE_PAUSE, now=now)
+                result.postponed += len(rows) - index
+                result.redmine_unavailable = True
+                log.warning("redmine unavailable; events wait", extra={**extra, "count": len(rows) - index})
+                return result
+            except LeaseBusy:
+                self.store.postpone(row["id"], BUSY_PAUSE, now=now)
+                result.postponed += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - any other failure is the event's, recorded against it
+                status = self.store.mark_failed(row["id"], _describe(exc), self.max_attempts, retry_in=retry_delay(row["attempts"] + 1), now=now)
                 if status is DeliveryStatus.PARKED:
                     result.parked += 1
                     log.error("event parked after repeated failures", extra={**extra, "error_type": type(exc).__name__})
@@ -63,16 +116,33 @@ class InboxWorker:
                     result.failed += 1
                     log.warning("event failed; will retry", extra={**extra, "error_type": type(exc).__name__})
                 continue
-            self.store.mark_processed(row["id"], outcome)
+            self.store.mark_processed(row["id"], outcome, now=now)
             result.processed += 1
             log.info("event processed", extra={**extra, "outcome": outcome})
         return result
+
+    def drain_all(self, max_rounds: int = 1000) -> DrainResult:
+        """Drain until nothing is claimable now (for `worker --once`)."""
+        total = DrainResult()
+        for _ in range(max_rounds):
+            result = self.drain()
+            for field in ("processed", "failed", "parked", "postponed"):
+                setattr(total, field, getattr(total, field) + getattr(result, field))
+            if result.redmine_unavailable or (result.handled == 0 and result.postponed == 0):
+                total.redmine_unavailable = result.redmine_unavailable
+                return total
+        return total
+
+    def recover(self) -> int:
+        """At start-up: free the claims of dead workers on this host."""
+        return self.store.release_claims(holder_prefix(), holder_is_dead)
 
     def purge(self) -> int:
         return self.store.purge_payloads(self.keep_processed_days)
 
     def run_forever(self, poll_seconds: float, stop: threading.Event, sleep: Callable[[float], None] | None = None) -> None:
         wait = sleep or stop.wait
+        self.recover()
         last_purge = 0.0
         while not stop.is_set():
             try:
@@ -83,12 +153,7 @@ class InboxWorker:
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable; keep going
                 log.error("inbox drain failed", extra={"error_type": type(exc).__name__})
                 result = DrainResult()
-            if result.handled == 0:
+            if result.redmine_unavailable:
+                wait(OUTAGE_PAUSE)
+            elif result.handled == 0:
                 wait(poll_seconds)
-
-
-def _describe(exc: Exception) -> str:
-    """An error description for the inbox record. Only the exception type and
-    our own messages: Redmine's validation errors can quote field values."""
-    code = getattr(exc, "code", None)
-    return f"{type(exc).__name__}" + (f" ({code})" if code else "")

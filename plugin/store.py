@@ -1,9 +1,10 @@
 """The service's own durable state, in SQLAlchemy Core: the inbox of accepted
-deliveries (unique delivery id) and the schema version.
+deliveries (unique delivery id), breaches, cursors, leases, job runs, the audit
+log, and the schema version.
 
 SQLite file by default; PostgreSQL by URL when several web instances share it.
-Tables are created (and later migrated) by `Store.migrate()`, which every
-process calls at start-up; it is idempotent.
+Tables are created and migrated by `Store.migrate()`, which every process
+calls at start-up; it is idempotent (see MIGRATIONS).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from schemas.events import Event, event_from_json, event_to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -56,8 +57,35 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("outcome", sa.String(200), nullable=True),
     sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+    # Version 2: claiming by workers, and backoff between attempts.
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("claimed_by", sa.String(120), nullable=True),
+    sa.Column("claim_expires", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_deliveries_status_id", "status", "id"),
     sa.Index("ix_deliveries_issue", "issue_id", "id"),
+)
+
+# Mutual exclusion across processes and hosts: one holder per name (an issue,
+# a job) until it releases or its lease expires (a crashed holder).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(120), primary_key=True),
+    sa.Column("holder", sa.String(120), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every run of a scheduled job or its command: for /metrics and operators.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(60), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("ok", sa.Boolean, nullable=True),
+    sa.Column("summary", sa.String(400), nullable=True),  # counts and ids only
+    sa.Index("ix_job_runs_job", "job", "id"),
 )
 
 
@@ -124,6 +152,17 @@ audit_head = sa.Table(
 )
 
 
+# Steps from one schema version to the next (new tables come from create_all).
+# The upgrade note in the README describes them.
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE deliveries ADD COLUMN next_attempt_at TIMESTAMP WITH TIME ZONE",
+        "ALTER TABLE deliveries ADD COLUMN claimed_by VARCHAR(120)",
+        "ALTER TABLE deliveries ADD COLUMN claim_expires TIMESTAMP WITH TIME ZONE",
+    ],
+}
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -164,10 +203,12 @@ class Store:
     # -- schema ---------------------------------------------------------------
 
     def migrate(self) -> None:
-        # Every process migrates at start-up, several at once under gunicorn:
-        # a table another process created a moment ago is not an error.
+        """Create what is missing and bring an older store up to this release.
+        Every process does this at start-up, several at once under gunicorn:
+        a table another process created a moment ago is not an error."""
         for attempt in range(5):
             try:
+                existed = sa.inspect(self.engine).has_table("deliveries")
                 metadata.create_all(self.engine)
                 break
             except (sa.exc.OperationalError, sa.exc.ProgrammingError):
@@ -175,7 +216,9 @@ class Store:
                     raise
                 time.sleep(0.2 * (attempt + 1))
         with self.engine.begin() as conn:
-            conn.execute(self._insert(schema_info).values(id=1, version=SCHEMA_VERSION).on_conflict_do_nothing(index_elements=["id"]))
+            # A store created just now has every column: it starts at this version.
+            first = SCHEMA_VERSION if not existed else 1
+            conn.execute(self._insert(schema_info).values(id=1, version=first).on_conflict_do_nothing(index_elements=["id"]))
             conn.execute(self._insert(audit_head).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["id"]))
             row = conn.execute(sa.select(schema_info.c.version).where(schema_info.c.id == 1)).one()
             if row.version > SCHEMA_VERSION:
@@ -183,6 +226,19 @@ class Store:
                     f"The store at {self.safe_url()} has schema version {row.version}, newer than this "
                     f"release understands ({SCHEMA_VERSION}); upgrade the service before starting it."
                 )
+        for version in range(row.version + 1, SCHEMA_VERSION + 1):
+            self._upgrade_to(version)
+
+    def _upgrade_to(self, version: int) -> None:
+        """One migration step, in its own transaction, recorded when done.
+        Steps only add, so a step interrupted half way is simply redone."""
+        with self.engine.begin() as conn:
+            present = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
+            for statement in MIGRATIONS[version]:
+                column = statement.split(" ADD COLUMN ")[1].split()[0] if " ADD COLUMN " in statement else None
+                if column is None or column not in present:
+                    conn.exec_driver_sql(statement)
+            conn.execute(sa.update(schema_info).where(schema_info.c.id == 1, schema_info.c.version < version).values(version=version))
 
     def safe_url(self) -> str:
         """The URL without its password, for messages."""
@@ -216,14 +272,59 @@ class Store:
                 attempts=0,
             )
             .on_conflict_do_nothing(index_elements=["delivery_id"])
+            # RETURNING says whether a row was written (rowcount is not
+            # reliable for INSERT ... ON CONFLICT across drivers).
+            .returning(deliveries.c.id)
         )
         with self.engine.begin() as conn:
-            result = conn.execute(stmt)
-            return result.rowcount == 1
+            return conn.execute(stmt).first() is not None
+
+    def _claimable(self, now: dt.datetime):
+        """Deliveries a worker may take: waiting, due, not held by a live
+        claim, and with no earlier unfinished delivery of the same issue
+        (so an issue's events are handled one at a time, in order)."""
+        earlier = deliveries.alias("earlier")
+        waiting = [DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value]
+        return (
+            sa.select(deliveries.c.id)
+            .where(
+                deliveries.c.status.in_(waiting),
+                sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+                sa.or_(deliveries.c.claim_expires.is_(None), deliveries.c.claim_expires < now),
+                ~sa.exists().where(
+                    earlier.c.issue_id == deliveries.c.issue_id,
+                    earlier.c.id < deliveries.c.id,
+                    earlier.c.status.in_(waiting),
+                ),
+            )
+            .order_by(deliveries.c.id)
+        )
+
+    def claim(self, worker: str, limit: int = 20, lease_seconds: float = 60, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Take up to `limit` deliveries for `worker` until `lease_seconds`
+        from now. One UPDATE: atomic on SQLite; on PostgreSQL the candidate
+        rows are locked with SKIP LOCKED, so concurrent workers never take the
+        same row. A crashed worker's claims lapse when their lease does."""
+        now = now or utcnow()
+        candidates = self._claimable(now).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        expires = now + dt.timedelta(seconds=lease_seconds)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id.in_(candidates.scalar_subquery()))
+                .values(claimed_by=worker, claim_expires=expires)
+            )
+            rows = conn.execute(
+                sa.select(deliveries)
+                .where(deliveries.c.claimed_by == worker, deliveries.c.claim_expires == expires)
+                .order_by(deliveries.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
 
     def pending(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Deliveries still to process, oldest first (so each issue's events
-        are handled in the order they were accepted)."""
+        """Deliveries still to process, oldest first (for reports)."""
         query = (
             sa.select(deliveries)
             .where(deliveries.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value]))
@@ -236,6 +337,8 @@ class Store:
     def load_event(self, row: dict[str, Any]) -> Event:
         return event_from_json(json.loads(row["payload"]))
 
+    _UNCLAIM = dict(claimed_by=None, claim_expires=None)
+
     def mark_processed(self, row_id: int, outcome: str, now: dt.datetime | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -247,21 +350,72 @@ class Store:
                     processed_at=now or utcnow(),
                     attempts=deliveries.c.attempts + 1,
                     last_error=None,
+                    next_attempt_at=None,
+                    **self._UNCLAIM,
                 )
             )
 
-    def mark_failed(self, row_id: int, error: str, max_attempts: int) -> DeliveryStatus:
-        """Record a failed attempt; park the delivery once it has used its
-        attempts so it no longer holds up the rest of the inbox."""
+    def mark_failed(self, row_id: int, error: str, max_attempts: int, retry_in: float = 0, now: dt.datetime | None = None) -> DeliveryStatus:
+        """Record a failed attempt and when to try again; park the delivery
+        once it has used its attempts, so it no longer holds up its issue."""
+        now = now or utcnow()
         with self.engine.begin() as conn:
             attempts = conn.execute(sa.select(deliveries.c.attempts).where(deliveries.c.id == row_id)).scalar_one() + 1
             status = DeliveryStatus.PARKED if attempts >= max_attempts else DeliveryStatus.FAILED
             conn.execute(
                 sa.update(deliveries)
                 .where(deliveries.c.id == row_id)
-                .values(status=status.value, attempts=attempts, last_error=error[:2000])
+                .values(
+                    status=status.value,
+                    attempts=attempts,
+                    last_error=error[:2000],
+                    next_attempt_at=now + dt.timedelta(seconds=retry_in),
+                    **self._UNCLAIM,
+                )
             )
             return status
+
+    def postpone(self, row_id: int, seconds: float, now: dt.datetime | None = None) -> None:
+        """Give a delivery back untried (Redmine was unreachable): no attempt
+        is counted, so an outage never parks an event."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == row_id)
+                .values(next_attempt_at=(now or utcnow()) + dt.timedelta(seconds=seconds), **self._UNCLAIM)
+            )
+
+    def release_claims(self, holder_prefix: str, is_dead) -> int:
+        """Free the claims of workers on this host whose process has died,
+        so their deliveries need not wait for the lease to lapse."""
+        released = 0
+        with self.engine.begin() as conn:
+            holders = conn.execute(
+                sa.select(deliveries.c.claimed_by).where(deliveries.c.claimed_by.like(f"{holder_prefix}%")).distinct()
+            ).scalars()
+            for holder in list(holders):
+                if is_dead(holder):
+                    released += conn.execute(
+                        sa.update(deliveries).where(deliveries.c.claimed_by == holder).values(**self._UNCLAIM)
+                    ).rowcount
+        return released
+
+    def parked(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries).where(deliveries.c.status == DeliveryStatus.PARKED.value).order_by(deliveries.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def retry_parked(self, row_id: int | None = None) -> int:
+        """Put parked deliveries (one, or all) back in the queue with fresh attempts."""
+        query = sa.update(deliveries).where(deliveries.c.status == DeliveryStatus.PARKED.value)
+        if row_id is not None:
+            query = query.where(deliveries.c.id == row_id)
+        with self.engine.begin() as conn:
+            return conn.execute(
+                query.values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=None, **self._UNCLAIM)
+            ).rowcount
 
     def get(self, delivery_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -352,6 +506,23 @@ class Store:
     def all_breaches(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(breaches).order_by(breaches.c.id))]
+
+    # -- job runs ------------------------------------------------------------------
+
+    def start_job(self, job: str, now: dt.datetime | None = None) -> int:
+        with self.engine.begin() as conn:
+            return conn.execute(sa.insert(job_runs).values(job=job, started_at=now or utcnow())).inserted_primary_key[0]
+
+    def finish_job(self, run_id: int, ok: bool, summary: str, now: dt.datetime | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(job_runs).where(job_runs.c.id == run_id).values(finished_at=now or utcnow(), ok=ok, summary=summary[:400]))
+
+    def job_runs(self, job: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(job_runs).order_by(job_runs.c.id)
+        if job:
+            query = query.where(job_runs.c.job == job)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     # -- cursors ------------------------------------------------------------------
 

@@ -48,6 +48,16 @@ class ServiceConfig:
 class WebhookConfig:
     secret: str
     timestamp_tolerance_seconds: int
+    # Secret rotation: the old secret keeps working until this moment, so
+    # Redmine and the service need not change at the same instant.
+    previous_secret: str = ""
+    previous_secret_expires: dt.datetime | None = None
+
+    def secrets_at(self, moment: dt.datetime) -> tuple[str, ...]:
+        """The secrets a signature may be made with at `moment`."""
+        if self.previous_secret and self.previous_secret_expires and moment < self.previous_secret_expires:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,6 +359,8 @@ class ServiceSchema(_Strict):
 class WebhookSchema(_Strict):
     secret = fields.String(load_default="")
     timestamp_tolerance_seconds = fields.Integer(load_default=300, validate=validate.Range(min=10, max=3600))
+    previous_secret = fields.String(load_default="")
+    previous_secret_expires = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=dt.timezone.utc)
 
     @post_load
     def make(self, data, **_):
@@ -358,6 +370,13 @@ class WebhookSchema(_Strict):
                 "events; " + _ENV_SECRET_HINT.format(env="INFOSHARE_WEBHOOK_SECRET"),
                 "secret",
             )
+        if data["previous_secret"] and data["previous_secret_expires"] is None:
+            raise ValidationError(
+                "is required with previous_secret: the moment the old secret stops being accepted, for example 2026-12-01T09:00:00Z",
+                "previous_secret_expires",
+            )
+        if data["previous_secret"] and data["previous_secret"] == data["secret"]:
+            raise ValidationError("must differ from secret", "previous_secret")
         return WebhookConfig(**data)
 
 
@@ -659,9 +678,12 @@ _MESSAGE_REWRITES = {
 CONFIG_UNKNOWN_HINT = "; check its spelling against config.example.toml"
 
 
-def flatten_errors(messages: Any, prefix: str = "", unknown_hint: str = "") -> list[str]:
+def flatten_errors(messages: Any, prefix: str = "", unknown_hint: str = "", name_unknown: bool = True) -> list[str]:
     """Turn marshmallow's nested error dict into lines "key.path: message".
-    List positions are shown counting from 1, as a person reads the file."""
+    List positions are shown counting from 1, as a person reads the file.
+    With name_unknown=False an unknown key is not repeated (a request's own
+    key names are content, and errors never quote a request): its place is
+    named instead ("issue: has a key this service does not know")."""
     lines: list[str] = []
     if isinstance(messages, Mapping):
         for key, value in messages.items():
@@ -669,17 +691,20 @@ def flatten_errors(messages: Any, prefix: str = "", unknown_hint: str = "") -> l
                 path = f"{prefix}[{key + 1}]"
             elif key == "_schema":
                 path = prefix
+            elif not name_unknown and value == ["Unknown field."]:
+                lines.append(f"{prefix or '(top level)'}: has a key this service does not know")
+                continue
             else:
                 path = f"{prefix}.{key}" if prefix else str(key)
-            lines.extend(flatten_errors(value, path, unknown_hint))
+            lines.extend(flatten_errors(value, path, unknown_hint, name_unknown))
     elif isinstance(messages, (list, tuple)):
         for value in messages:
-            lines.extend(flatten_errors(value, prefix, unknown_hint))
+            lines.extend(flatten_errors(value, prefix, unknown_hint, name_unknown))
     else:
         text = str(messages)
         message = _MESSAGE_REWRITES.get(text, text) + (unknown_hint if text == "Unknown field." else "")
         lines.append(f"{prefix or '(top level)'}: {message}")
-    return lines
+    return list(dict.fromkeys(lines))
 
 
 def load_config_data(data: Mapping[str, Any], source: str = "") -> Config:

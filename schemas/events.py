@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
 from typing import Any
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
@@ -31,10 +32,15 @@ class EventSource(str, enum.Enum):
 KNOWN_EVENT_TYPES = tuple(t.value for t in EventType)
 
 
+_WEBHOOK_TYPE = re.compile(r"[a-z][a-z_]{0,30}\.[a-z_]{1,30}")
+
+
 class UnknownEventType(ValueError):
     def __init__(self, given: Any):
         self.given = given
-        shown = given if isinstance(given, str) and len(given) <= 60 else "(not a short string)"
+        # Named back only if it looks like a webhook type (say project.created):
+        # errors never repeat arbitrary content.
+        shown = given if isinstance(given, str) and _WEBHOOK_TYPE.fullmatch(given) else "(not an event type)"
         super().__init__(
             f"Unknown event type {shown!r}; this service accepts {', '.join(KNOWN_EVENT_TYPES)}. "
             "Other Redmine webhook types should not be sent to /v1/events."

@@ -29,7 +29,6 @@ def create_app(config: Config | None = None, store: Store | None = None, *, conf
         MAX_CONTENT_LENGTH=config.service.max_body_bytes,
         INFOSHARE=config,
         INFOSHARE_STORE=store,
-        INFOSHARE_SECRETS=(config.webhook.secret,),
         INFOSHARE_AUDIT=AuditLog(store),
     )
     register_error_handlers(app)

@@ -4,6 +4,7 @@ and a message that says what to do; nothing of the body is echoed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -30,7 +31,7 @@ def is_native() -> bool:
 
 def verify(body: bytes, *, allow_native: bool) -> None:
     config = current_app.config["INFOSHARE"]
-    secrets = current_app.config["INFOSHARE_SECRETS"]
+    secrets = config.webhook.secrets_at(dt.datetime.now(dt.timezone.utc))
     try:
         if allow_native and is_native():
             verify_native(secrets, request.headers.get(NATIVE_SIGNATURE_HEADER), body)

@@ -27,7 +27,7 @@ def error_response(status: int, code: str, message: str, details: Any = None):
 
 _HTTP_MESSAGES = {
     400: ("bad_request", "The request could not be understood."),
-    404: ("not_found", "No such endpoint. The service answers /v1/events, /v1/gate, /healthz and /readyz."),
+    404: ("not_found", "No such endpoint. The service answers /v1/events, /v1/gate, /v1/openapi.json, /healthz, /readyz and /metrics."),
     405: ("method_not_allowed", "This endpoint does not accept that HTTP method."),
     415: ("unsupported_media_type", "Send the body as application/json."),
 }

@@ -8,6 +8,7 @@ import sqlalchemy.exc
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
+from plugin.metrics import web_metrics
 from schemas.config import flatten_errors
 from schemas.events import Event, NativeEventSchema, ShimEventSchema, UnknownEventType
 from webhooks.delivery import is_native, parse_object, verify
@@ -25,23 +26,26 @@ def _load(data: dict, native: bool) -> Event:
         raise ApiError(422, "unknown_event_type", str(exc)) from None
     except ValidationError as exc:
         raise ApiError(
-            422,
-            "invalid_payload",
-            "The event does not have the expected shape: " + "; ".join(flatten_errors(exc.messages)),
-            details=exc.messages,
+            422, "invalid_payload", "The event does not have the expected shape: " + "; ".join(flatten_errors(exc.messages, name_unknown=False))
         ) from None
 
 
 @bp.post("/v1/events")
 def receive_event():
-    body = request.get_data(cache=False)
-    native = is_native()
-    verify(body, allow_native=True)
-    event = _load(parse_object(body), native)
+    counter = web_metrics().events
+    try:
+        body = request.get_data(cache=False)
+        native = is_native()
+        verify(body, allow_native=True)
+        event = _load(parse_object(body), native)
+    except ApiError as exc:
+        counter.labels(outcome=exc.code).inc()
+        raise
 
     config = current_app.config["INFOSHARE"]
     if event.tracker_name not in config.gated_trackers:
         # Redmine 7 sends every issue's events; only the project's trackers matter.
+        counter.labels(outcome="ignored").inc()
         return jsonify({"status": "ignored", "reason": "tracker not handled by InfoShare"}), 200
 
     store = current_app.config["INFOSHARE_STORE"]
@@ -49,10 +53,13 @@ def receive_event():
         is_new = store.accept(event)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         log.error("inbox unavailable", extra={"error_type": type(exc).__name__, "issue_id": event.issue_id})
+        counter.labels(outcome="inbox_unavailable").inc()
         raise ApiError(503, "inbox_unavailable", "The service could not store the event; send it again later.") from None
     extra = {"delivery_id": event.delivery_id, "issue_id": event.issue_id, "event_type": event.type.value}
     if not is_new:
+        counter.labels(outcome="duplicate").inc()
         log.info("duplicate delivery acknowledged", extra=extra)
         return jsonify({"status": "duplicate", "delivery_id": event.delivery_id}), 200
+    counter.labels(outcome="accepted").inc()
     log.info("event accepted", extra=extra)
     return jsonify({"status": "accepted", "delivery_id": event.delivery_id}), 202

@@ -5,6 +5,7 @@ violation's message into a Redmine validation error."""
 from __future__ import annotations
 
 import logging
+import time
 
 import sqlalchemy.exc
 from flask import Blueprint, current_app, jsonify, request
@@ -12,6 +13,7 @@ from marshmallow import ValidationError
 
 from plugin.audit import EntryKind
 from plugin.gate import GateOutcome, decide
+from plugin.metrics import web_metrics
 from plugin.store import utcnow
 from schemas.config import flatten_errors
 from schemas.gate import GateRequestSchema, GateResponseSchema
@@ -48,15 +50,23 @@ def _audit(decision, data) -> None:
 
 @bp.post("/v1/gate")
 def gate():
-    body = request.get_data(cache=False)
-    verify(body, allow_native=False)
+    metrics = web_metrics()
+    started = time.perf_counter()
     try:
-        data = GateRequestSchema().load(parse_object(body))
-    except ValidationError as exc:
-        raise ApiError(
-            422, "invalid_payload", "The gate request does not have the expected shape: " + "; ".join(flatten_errors(exc.messages)), details=exc.messages
-        ) from None
+        body = request.get_data(cache=False)
+        verify(body, allow_native=False)
+        try:
+            data = GateRequestSchema().load(parse_object(body))
+        except ValidationError as exc:
+            raise ApiError(
+                422, "invalid_payload", "The gate request does not have the expected shape: " + "; ".join(flatten_errors(exc.messages, name_unknown=False))
+            ) from None
+    except ApiError as exc:
+        metrics.gate.labels(outcome=exc.code).inc()
+        raise
     decision = decide(current_app.config["INFOSHARE"], data, utcnow())
+    metrics.gate.labels(outcome=decision.outcome.value).inc()
+    metrics.gate_seconds.observe(time.perf_counter() - started)
     _audit(decision, data)
     log.info(
         "gate decision",

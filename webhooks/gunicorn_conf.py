@@ -23,3 +23,18 @@ accesslog = None
 errorlog = "-"
 # Several services may run on one host; gunicorn's control socket would clash.
 control_socket_disable = True
+
+
+def on_starting(server):
+    """Workers share their metrics through files (prometheus multiprocess
+    mode); a fresh, private directory per service start."""
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="infoshare-metrics-")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -6,17 +6,20 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from plugin.jobs import tasks
+from plugin.jobs.lock import SchedulerLock
 from plugin.services import Services
 
 log = logging.getLogger("infoshare.scheduler")
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
+LOCK_CHECK_SECONDS = 15.0
 
 
 def build_scheduler(services: Services) -> BlockingScheduler:
@@ -47,10 +50,25 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     return scheduler
 
 
-def run(services: Services) -> None:
+def run(services: Services, lock: SchedulerLock | None = None) -> None:
+    """Stand by until this is the one active scheduler, then run the jobs and
+    the inbox worker until stopped (or until the lock is lost)."""
+    lock = lock or SchedulerLock(services.store)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    if not lock.acquire(stop):
+        return
+    log.info("scheduler active")
+    try:
+        _run_active(services, lock, stop)
+    finally:
+        lock.release()
+
+
+def _run_active(services: Services, lock: SchedulerLock, stop: threading.Event) -> None:
     tasks.install(services)
     scheduler = build_scheduler(services)
-    stop = threading.Event()
     inbox = threading.Thread(
         target=services.inbox_worker().run_forever,
         args=(services.config.inbox.poll_seconds, stop),
@@ -58,13 +76,20 @@ def run(services: Services) -> None:
         daemon=True,
     )
 
-    def shutdown(*_):
-        stop.set()
+    def watch():
+        # Stop when asked, or if the lock is lost (a second scheduler may
+        # then take over; two must never run the jobs at once).
+        checked = time.monotonic()
+        while not stop.wait(1.0):
+            if time.monotonic() - checked >= LOCK_CHECK_SECONDS:
+                checked = time.monotonic()
+                if not lock.still_held():
+                    log.error("scheduler lock lost; stopping")
+                    stop.set()
         scheduler.shutdown(wait=False)
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, shutdown)
     inbox.start()
+    threading.Thread(target=watch, name="scheduler-watch", daemon=True).start()
     log.info("scheduler started", extra={"count": len(scheduler.get_jobs())})
     scheduler.start()
     stop.set()

@@ -18,6 +18,19 @@ def install(services: Services) -> None:
     _services = services
 
 
+def _run(name: str, call) -> None:
+    """Run a job, timing it; a run already in progress elsewhere is skipped."""
+    from plugin.enforcement import JobBusy
+
+    started = time.monotonic()
+    try:
+        call()
+    except JobBusy:
+        log.info("job skipped: another run is in progress", extra={"job": name})
+        return
+    log.info("job finished", extra={"job": name, "duration_ms": int((time.monotonic() - started) * 1000)})
+
+
 def _require() -> Services:
     if _services is None:
         raise RuntimeError("the scheduler's services are not installed; run jobs through `infoshare scheduler`")
@@ -25,27 +38,22 @@ def _require() -> Services:
 
 
 def reconcile() -> None:
-    started = time.monotonic()
-    report = _require().enforcer.reconcile()
-    log.info(
-        "job finished",
-        extra={"job": "reconcile", "count": report.issues, "duration_ms": int((time.monotonic() - started) * 1000)},
-    )
+    _run("reconcile", lambda: _require().enforcer.reconcile())
 
 
 def approval_reminders() -> None:
     from plugin.store import utcnow
 
-    _require().enforcer.remind_retrospective_approvals(utcnow())
+    _run("approval_reminders", lambda: _require().enforcer.remind_retrospective_approvals(utcnow()))
 
 
 def escalations() -> None:
     from plugin.store import utcnow
 
-    _require().enforcer.run_escalations(utcnow())
+    _run("escalations", lambda: _require().enforcer.run_escalations(utcnow()))
 
 
 def retention() -> None:
     from plugin.store import utcnow
 
-    _require().enforcer.run_retention(utcnow())
+    _run("retention", lambda: _require().enforcer.run_retention(utcnow()))

@@ -27,6 +27,13 @@ IDEMPOTENT_METHODS = frozenset({"get", "head", "options"})
 RETRYABLE_STATUS = frozenset({502, 503, 504})
 
 
+class RedmineUnavailable(RuntimeError):
+    """Redmine could not be reached, or said it is busy, after the retries.
+    Not the event's fault: the worker waits and tries again, counting no
+    attempt. (A write that failed this way may or may not have happened;
+    the executor's checks make trying it again safe.)"""
+
+
 class TimeoutRetryEngine(SyncEngine):
     """SyncEngine with per-request timeouts and retries with backoff and jitter."""
 
@@ -64,11 +71,13 @@ class TimeoutRetryEngine(SyncEngine):
                 response = self.session.request(method, url, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if last:
-                    raise
+                    raise RedmineUnavailable(f"Redmine cannot be reached ({type(exc).__name__})") from exc
                 log.warning("redmine call failed; retrying", extra={"method": method, "error_type": type(exc).__name__, "attempts": attempt + 1})
                 self._sleep(self._delay(attempt))
                 continue
-            if response.status_code in RETRYABLE_STATUS and not last:
+            if response.status_code in RETRYABLE_STATUS:
+                if last:
+                    raise RedmineUnavailable(f"Redmine answered HTTP {response.status_code}")
                 log.warning("redmine busy; retrying", extra={"method": method, "http_status": response.status_code, "attempts": attempt + 1})
                 self._sleep(self._delay(attempt))
                 continue

@@ -4,7 +4,6 @@ reconciler, impersonating practitioner1, practitioner2, manager1, manager2."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zoneinfo
 
 import pytest
@@ -13,6 +12,7 @@ from redminelib.exceptions import ValidationError
 from plugin.calendar import WorkingCalendar
 from schemas.names import StatusKey
 from schemas.record import FieldKey
+from tests.support.waiting import wait_until
 from tests.support.rest import decision_values, intake_values, share_values
 
 F = FieldKey
@@ -23,15 +23,6 @@ LONDON = zoneinfo.ZoneInfo("Europe/London")
 def today(offset: int = 0) -> str:
     return (dt.datetime.now(LONDON).date() + dt.timedelta(days=offset)).isoformat()
 
-
-def wait_until(check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 def wait_for_issue(rest, issue_id, predicate, what: str) -> dict:

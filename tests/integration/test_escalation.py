@@ -4,7 +4,6 @@ with a controlled clock (`infoshare escalations run --today`)."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zoneinfo
 
 import pytest
@@ -13,21 +12,13 @@ from redminelib.exceptions import ValidationError
 from plugin.calendar import WorkingCalendar
 from schemas.names import StatusKey, TrackerKey
 from schemas.record import FieldKey
+from tests.support.waiting import wait_until
 from tests.support.rest import intake_values
 
 F = FieldKey
 S = StatusKey
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
-
-def wait_until(check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 def started_escalations(rest, request_id: int) -> list[dict]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 import zoneinfo
 
 import pytest
 from redminelib.exceptions import ResourceNotFoundError, ValidationError
 
 from plugin.policy.retention import add_years
-from schemas.names import StatusKey, TrackerKey
+from schemas.names import StatusKey
 from schemas.record import FieldKey
+from tests.support.waiting import wait_until
 from tests.support.rest import decision_values, intake_values
 
 F = FieldKey
@@ -21,15 +21,6 @@ S = StatusKey
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 MARKER = "[redacted under retention review]"
 
-
-def wait_until(check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 def today() -> dt.date:

@@ -3,7 +3,6 @@ hand-built fake of a perfectly provisioned Redmine, then broken on purpose."""
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 

@@ -215,3 +215,23 @@ def test_health_endpoints(client):
     r = client.get("/readyz")
     assert r.status_code == 200
     assert r.json["checks"]["store"] == "ok"
+
+
+def test_during_a_rotation_both_secrets_are_accepted(store):
+    import datetime as dt
+
+    from tests.unit.conftest import make_config
+    from webhooks import create_app
+
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).isoformat()
+    app = create_app(make_config(webhook={"previous_secret": "the-old-secret-0123", "previous_secret_expires": later}), store, configure_logs=False)
+    client = app.test_client()
+    for secret in (SECRET, "the-old-secret-0123"):
+        body = encode(shim_event(42))
+        assert post(client, body, shim_headers(secret, body)).status_code == 202
+    body = encode(shim_event(42))
+    assert post(client, body, shim_headers("yet-another-secret-99", body)).status_code == 401
+    earlier = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    expired = create_app(make_config(webhook={"previous_secret": "the-old-secret-0123", "previous_secret_expires": earlier}), store, configure_logs=False)
+    body = encode(shim_event(43))
+    assert post(expired.test_client(), body, shim_headers("the-old-secret-0123", body)).status_code == 401

@@ -8,7 +8,7 @@ import requests
 import responses
 from redminelib.exceptions import ServerError
 
-from plugin.redmine.client import TimeoutRetryEngine, make_redmine
+from plugin.redmine.client import RedmineUnavailable, TimeoutRetryEngine, make_redmine
 from tests.unit.conftest import make_config
 
 URL = "http://redmine.test"
@@ -50,7 +50,7 @@ def test_reads_are_retried_after_a_busy_answer():
 def test_reads_are_retried_after_a_connection_error_then_give_up():
     for _ in range(3):
         responses.get(f"{URL}/issues/1.json", body=requests.ConnectionError("refused"))
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(RedmineUnavailable, match="cannot be reached"):
         client(retries=2).engine.request("get", f"{URL}/issues/1.json")
     assert len(responses.calls) == 3
 
@@ -58,7 +58,7 @@ def test_reads_are_retried_after_a_connection_error_then_give_up():
 @responses.activate
 def test_writes_are_not_retried():
     responses.put(f"{URL}/issues/1.json", status=503)
-    with pytest.raises(Exception):
+    with pytest.raises(RedmineUnavailable, match="HTTP 503"):
         client().engine.request("put", f"{URL}/issues/1.json", data={"issue": {"notes": "once"}})
     assert len(responses.calls) == 1
 
@@ -87,3 +87,12 @@ def test_impersonation_header():
     headers = responses.calls[0].request.headers
     assert headers["X-Redmine-Switch-User"] == "practitioner1"
     assert headers["X-Redmine-API-Key"] == "admin-key"
+
+
+@responses.activate
+def test_requests_are_counted():
+    responses.get(f"{URL}/issues/1.json", status=503)
+    responses.get(f"{URL}/issues/1.json", json={"issue": {"id": 1}})
+    r = client()
+    r.engine.request("get", f"{URL}/issues/1.json")
+    assert r.engine.requests_sent == 2

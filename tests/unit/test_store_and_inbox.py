@@ -50,40 +50,65 @@ def test_safe_url_hides_passwords():
     assert "hunter2" not in pg.safe_url()
 
 
-def test_worker_processes_in_order_and_marks_processed(store):
+class Clock:
+    def __init__(self):
+        self.now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def worker_for(store, process, clock, **kw):
+    return InboxWorker(store, process, max_attempts=kw.pop("max_attempts", 3), keep_processed_days=7, clock=clock, **kw)
+
+
+def test_an_issues_events_are_handled_one_at_a_time_in_order(store):
+    clock = Clock()
     seen = []
     for issue_id in (1, 2, 1):
         store.accept(event(issue_id))
-    worker = InboxWorker(store, lambda e: seen.append(e.issue_id) or "ok", max_attempts=3, keep_processed_days=7)
-    result = worker.drain()
+    worker = worker_for(store, lambda e: seen.append(e.issue_id) or "ok", clock)
+    # Issue 1's second event waits until its first is done.
+    assert worker.drain().processed == 2
+    assert worker.drain().processed == 1
     assert seen == [1, 2, 1]
-    assert (result.processed, result.failed, result.parked) == (3, 0, 0)
-    assert all(r["status"] == "processed" and r["outcome"] == "ok" for r in store.iter_all())
+    assert all(r["status"] == "processed" and r["outcome"] == "ok" and r["claimed_by"] is None for r in store.iter_all())
     assert worker.drain().handled == 0
 
 
-def test_a_failing_event_holds_back_only_its_own_issue(store):
+def test_a_failing_event_holds_back_only_its_own_issue_and_is_retried_later(store):
+    clock = Clock()
     first, second, other = event(1), event(1), event(2)
     for e in (first, second, other):
         store.accept(e)
+    fail = {"once": True}
 
     def process(e):
-        if e.delivery_id == first.delivery_id:
+        if e.delivery_id == first.delivery_id and fail["once"]:
+            fail["once"] = False
             raise RuntimeError("Redmine said: Requester name 'Jane Doe' is invalid")
         return "ok"
 
-    worker = InboxWorker(store, process, max_attempts=3, keep_processed_days=7)
+    worker = worker_for(store, process, clock)
     result = worker.drain()
-    assert (result.processed, result.failed, result.deferred) == (1, 1, 1)
+    assert (result.processed, result.failed) == (1, 1)
     row = store.get(first.delivery_id)
     assert row["status"] == "failed" and row["attempts"] == 1
-    # Only the exception type is kept: its message may quote case details.
-    assert row["last_error"] == "RuntimeError"
+    assert row["last_error"] == "RuntimeError"  # never its message: it may quote case details
     assert store.get(second.delivery_id)["status"] == "pending"
     assert store.get(other.delivery_id)["status"] == "processed"
+    assert worker.drain().handled == 0  # not before its backoff
+    clock.advance(5)
+    assert worker.drain().processed == 1
+    assert worker.drain().processed == 1
+    assert store.get(second.delivery_id)["status"] == "processed"
 
 
 def test_an_event_that_keeps_failing_is_parked_and_stops_blocking(store):
+    clock = Clock()
     bad, later = event(1), event(1)
     store.accept(bad)
     store.accept(later)
@@ -93,13 +118,98 @@ def test_an_event_that_keeps_failing_is_parked_and_stops_blocking(store):
             raise ValueError("boom")
         return "ok"
 
-    worker = InboxWorker(store, process, max_attempts=2, keep_processed_days=7)
+    worker = worker_for(store, process, clock, max_attempts=2)
     assert worker.drain().failed == 1
+    clock.advance(10)
     assert worker.drain().parked == 1
     assert store.get(bad.delivery_id)["status"] == DeliveryStatus.PARKED.value
     assert worker.drain().processed == 1
     assert store.get(later.delivery_id)["status"] == "processed"
-    assert store.counts()["parked"] == 1
+    assert [r["delivery_id"] for r in store.parked()] == [bad.delivery_id]
+    assert store.retry_parked() == 1
+    assert store.get(bad.delivery_id)["status"] == "pending" and store.get(bad.delivery_id)["attempts"] == 0
+
+
+def test_while_redmine_is_unreachable_events_wait_without_using_attempts(store):
+    from plugin.redmine.client import RedmineUnavailable
+
+    clock = Clock()
+    for issue_id in (1, 2, 3):
+        store.accept(event(issue_id))
+    down = {"yes": True}
+
+    def process(e):
+        if down["yes"]:
+            raise RedmineUnavailable("Redmine cannot be reached (ConnectionError)")
+        return "ok"
+
+    worker = worker_for(store, process, clock, max_attempts=1)
+    result = worker.drain()
+    assert result.redmine_unavailable and result.postponed == 3 and result.handled == 0
+    assert all(r["attempts"] == 0 and r["status"] == "pending" for r in store.iter_all())
+    down["yes"] = False
+    assert worker.drain().handled == 0  # it leaves Redmine alone for a moment
+    clock.advance(6)
+    assert worker.drain_all().processed == 3
+
+
+def test_an_issue_busy_elsewhere_is_tried_again_shortly(store):
+    from plugin.leases import LeaseBusy
+
+    clock = Clock()
+    store.accept(event(1))
+    busy = {"yes": True}
+
+    def process(e):
+        if busy["yes"]:
+            busy["yes"] = False
+            raise LeaseBusy("issue:1 is busy")
+        return "ok"
+
+    worker = worker_for(store, process, clock)
+    assert worker.drain().postponed == 1
+    clock.advance(3)
+    assert worker.drain().processed == 1
+    assert list(store.iter_all())[0]["attempts"] == 1
+
+
+def test_two_workers_never_claim_the_same_delivery(store):
+    now = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
+    for issue_id in range(1, 7):
+        store.accept(event(issue_id))
+    a = store.claim("host:1:1", limit=4, now=now)
+    b = store.claim("host:2:1", limit=4, now=now)
+    assert len(a) == 4 and len(b) == 2
+    assert not {r["id"] for r in a} & {r["id"] for r in b}
+    # A claim lapses with its lease (a worker killed mid-event)...
+    assert store.claim("host:3:1", limit=10, now=now + dt.timedelta(seconds=30)) == []
+    assert len(store.claim("host:3:1", limit=10, now=now + dt.timedelta(seconds=61))) == 6
+    # ...or at once when the holder is known to be dead.
+    assert store.release_claims("host:3:", lambda holder: True) == 6
+    assert len(store.claim("host:4:1", limit=10, now=now + dt.timedelta(seconds=62))) == 6
+
+
+def test_an_older_store_is_migrated(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'v1.sqlite3'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE deliveries (id INTEGER PRIMARY KEY, delivery_id VARCHAR(200) UNIQUE NOT NULL, source VARCHAR(20) NOT NULL, "
+            "event_type VARCHAR(40) NOT NULL, issue_id INTEGER NOT NULL, journal_id INTEGER, payload TEXT, received_at DATETIME NOT NULL, "
+            "status VARCHAR(20) NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, outcome VARCHAR(200), processed_at DATETIME)"
+        )
+        conn.exec_driver_sql("CREATE TABLE schema_info (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO schema_info VALUES (1, 1)")
+    s = Store(url)
+    s.migrate()
+    s.migrate()
+    columns = {c["name"] for c in sa.inspect(s.engine).get_columns("deliveries")}
+    assert {"next_attempt_at", "claimed_by", "claim_expires"} <= columns
+    with s.engine.connect() as conn:
+        assert conn.execute(sa.select(schema_info.c.version)).scalar() == SCHEMA_VERSION
+    assert s.accept(event(9)) and len(s.claim("w", now=dt.datetime.now(dt.timezone.utc))) == 1
 
 
 def test_processed_payloads_are_purged_after_the_keep_period(store):
@@ -127,6 +237,19 @@ def test_run_forever_stops_when_asked(store):
 
     InboxWorker(store, lambda e: "ok", max_attempts=3, keep_processed_days=7).run_forever(0.5, stop, sleep=sleep)
     assert calls == [0.5]
+
+
+def test_run_forever_pauses_while_redmine_is_unreachable(store):
+    import threading
+
+    from plugin.inbox import OUTAGE_PAUSE, DrainResult
+
+    stop = threading.Event()
+    calls = []
+    worker = InboxWorker(store, lambda e: "ok", max_attempts=3, keep_processed_days=7)
+    worker.drain = lambda: DrainResult(postponed=1, redmine_unavailable=True)
+    worker.run_forever(0.5, stop, sleep=lambda s: calls.append(s) or stop.set())
+    assert calls == [OUTAGE_PAUSE]
 
 
 def test_run_forever_survives_a_store_outage(store):

@@ -2,7 +2,7 @@ import pytest
 
 from plugin.policy import intake
 from plugin.policy.requirements import INTAKE_REQUIRED
-from tests.unit.policy.helpers import F, INTAKE, ctx, found, state
+from tests.unit.policy.helpers import INTAKE, ctx, found, state
 
 
 def test_a_complete_intake_passes():
