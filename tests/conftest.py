@@ -12,3 +12,12 @@ def pytest_collection_modifyitems(config, items):
         folder = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
         if folder in _FOLDER_MARKERS:
             item.add_marker(_FOLDER_MARKERS[folder])
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.support.figures import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("InfoShare figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

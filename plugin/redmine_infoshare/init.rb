@@ -16,6 +16,10 @@ Redmine::Plugin.register :redmine_infoshare do
            partial: 'settings/infoshare_settings'
 end
 
+# Case details must not reach Redmine's own log either: its request log lines
+# ("Parameters: ...") show these as [FILTERED]. Redmine already filters passwords.
+Rails.application.config.filter_parameters |= RedmineInfoshare::LOG_FILTERED_PARAMETERS
+
 # Applied here rather than in a to_prepare block: Redmine 5 runs init.rb inside
 # its own to_prepare, where a nested one would never fire. The guard keeps it
 # single when Redmine 6 runs init.rb again on reload.
