@@ -19,9 +19,10 @@ stop:
 status: venv
 	$(BIN)/infoshare stack status
 
-# The whole suite; fails if branch coverage of the rules (plugin/policy) drops below 100%.
+# The whole suite (unit, real Redmine, real browser); fails if branch coverage
+# of the rules (plugin/policy) drops below 100%.
 test: bootstrap lint
-	$(BIN)/pytest tests/unit tests/integration --cov=plugin.policy --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
+	$(BIN)/pytest tests/unit tests/integration tests/e2e --cov=plugin.policy --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 test-unit: venv
 	$(BIN)/pytest tests/unit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import responses
 
 from tests.support.payloads import encode, native_event, native_headers, shim_event, shim_headers
 from tests.unit.conftest import SECRET
@@ -210,11 +211,31 @@ def test_other_requests_get_json_errors(client, method, path, status, code):
     assert r.json["error"]["code"] == code
 
 
+@responses.activate
 def test_health_endpoints(client):
+    base = "http://redmine.test"
+    responses.get(f"{base}/users/current.json", json={"user": {"id": 9}})
+    responses.get(f"{base}/trackers.json", json={"trackers": [{"id": i, "name": n} for i, n in enumerate(["Information request", "Escalation", "Retention review"])]})
+    statuses = ["Received", "Assessing", "Awaiting approval", "Approved", "Shared", "Not shared", "Withdrawn", "In escalation",
+                "Escalation resolved", "Review due", "Review completed"]
+    responses.get(f"{base}/issue_statuses.json", json={"issue_statuses": [{"id": i, "name": n} for i, n in enumerate(statuses)]})
     assert client.get("/healthz").json == {"status": "ok"}
     r = client.get("/readyz")
     assert r.status_code == 200
-    assert r.json["checks"]["store"] == "ok"
+    assert r.json["checks"] == {"store": "ok", "redmine": "ok", "spec": "ok"}
+
+
+def test_readiness_reports_what_is_wrong(app, store):
+    from webhooks.health import RedmineReadiness
+
+    app.config["INFOSHARE_READINESS"] = RedmineReadiness(app.config["INFOSHARE"])  # Redmine at http://redmine.test: unreachable
+    app.config["INFOSHARE_READINESS"]._check_now = lambda: {"redmine": "ok", "spec": "missing Escalation (run infoshare doctor)"}
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE audit_head")
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503
+    assert r.json["checks"]["store"].startswith("unavailable")
+    assert r.json["checks"]["spec"] == "missing Escalation (run infoshare doctor)"
 
 
 def test_during_a_rotation_both_secrets_are_accepted(store):
