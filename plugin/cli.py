@@ -146,6 +146,7 @@ def reconcile(ctx: Context, since: str | None, dry_run: bool) -> None:
     config = ctx.config
     configure_logging(config.service.log_level)
     enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    enforcer.progress = _terminal_progress("Reconciling")
     report = _run_job(lambda: enforcer.reconcile(_parse_since(since, config)))
     prefix = "Dry run: " if dry_run else ""
     click.echo(
@@ -209,6 +210,7 @@ def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
     config = ctx.config
     configure_logging(config.service.log_level)
     enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    enforcer.progress = _terminal_progress("Escalations")
     report = _run_job(lambda: enforcer.run_escalations(_noon_of(today, config)))
     verb = "would move" if dry_run else "moved"
     click.echo(f"Checked {report.checked} escalation(s): {verb} {len(report.moved)} to the next stage, started {len(report.started)}.")
@@ -235,6 +237,7 @@ def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
     config = ctx.config
     configure_logging(config.service.log_level)
     enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    enforcer.progress = _terminal_progress("Retention reviews")
     report = _run_job(lambda: enforcer.run_retention(_noon_of(today, config)))
     verb = "would open" if dry_run else "opened"
     click.echo(
@@ -245,6 +248,56 @@ def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
         click.echo(f"  review #{issue_id} opened")
     for issue_id in report.on_hold:
         click.echo(f"  request #{issue_id} is under legal hold: not reviewed")
+
+
+def _day(value: str, option: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("write a date such as 2026-11-01", param_hint=option) from None
+
+
+def _terminal_progress(label: str):
+    """A progress bar on an interactive terminal; nothing in logs or pipes."""
+    if not sys.stderr.isatty():
+        return None
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+        state["bar"].update(done - state.get("done", 0))
+        state["done"] = done
+        if done >= total:
+            state.pop("bar").__exit__(None, None, None)
+
+    return update
+
+
+@main.command()
+@click.option("--from", "start", required=True, metavar="DATE", help="First day of the period.")
+@click.option("--to", "end", required=True, metavar="DATE", help="Last day of the period.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write report.html and the CSV files to.")
+@pass_ctx
+def report(ctx: Context, start: str, end: str, out: str) -> None:
+    """Write the governance report for a period: HTML with charts, and CSV."""
+    from plugin import report as governance
+    from plugin.redmine.adapter import RedmineAdapter
+    from plugin.redmine.client import make_redmine
+    from plugin.store import utcnow
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if last < first:
+        raise click.BadParameter("must not be before --from", param_hint="--to")
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    redmine = RedmineAdapter(make_redmine(config.redmine), config)
+    data = governance.gather(config, redmine, _store(ctx), first, last, utcnow(), progress=_terminal_progress("Reading requests"))
+    written = governance.write(data, Path(out))
+    click.echo(f"Report for {first} to {last}: {data.requests} request(s). Written: " + ", ".join(p.name for p in written))
 
 
 @main.command()

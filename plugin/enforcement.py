@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import logging
 import zoneinfo
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from plugin import history
 from plugin.audit import AuditLog, EntryKind
@@ -122,6 +122,8 @@ class Enforcer:
         # One actor per issue at a time: the worker, the reconciler and the
         # jobs (and an escalation acting on its request) take turns.
         self.leases = Leases(store)
+        # Set by the command line on a terminal: called with (done, total).
+        self.progress: Callable[[int, int], None] | None = None
         executor.guard = lambda issue_id: self.leases.hold(f"issue:{issue_id}", wait_seconds=NESTED_WAIT)
         self._keys = config.names.key_maps()
 
@@ -316,6 +318,14 @@ class Enforcer:
 
     # -- jobs -------------------------------------------------------------------------------------
 
+    def _each(self, refs) -> Iterator[dict[str, Any]]:
+        """Iterate refs, reporting progress to a terminal if one is watching."""
+        refs = list(refs)
+        for done, ref in enumerate(refs, 1):
+            yield ref
+            if self.progress:
+                self.progress(done, len(refs))
+
     @contextlib.contextmanager
     def job(self, name: str):
         """One run of a job at a time across every process, recorded in
@@ -349,7 +359,7 @@ class Enforcer:
                 {FieldKey.EMERGENCY_OVERRIDE: BOOL_TRUE, FieldKey.APPROVAL_DECISION: "!*"},
                 status_id="*",
             )
-            for ref in candidates:
+            for ref in self._each(candidates):
                 with self.leases.hold(f"issue:{ref['id']}"):
                     issue = self.redmine.issue(ref["id"])
                     if issue is None:
@@ -374,9 +384,9 @@ class Enforcer:
         horizon = today + dt.timedelta(days=self.config.retention.review_lead_days)
         report = RetentionReport()
         with self.job("retention") as summary:
-            for ref in self.redmine.issues_where(
+            for ref in self._each(self.redmine.issues_where(
                 TrackerKey.INFORMATION_REQUEST, {FieldKey.RETENTION_REVIEW_DATE: f"<={horizon.isoformat()}"}, status_id="c"
-            ):
+            )):
                 with self.leases.hold(f"issue:{ref['id']}"):
                     self._review_one(ref["id"], now, report)
             report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
@@ -419,7 +429,7 @@ class Enforcer:
         yesterday = (today - dt.timedelta(days=1)).isoformat()
         overdue = list(self.redmine.issues_where(TrackerKey.ESCALATION, {}, status_id="o", due_date=f"<={yesterday}"))
         unstarted = list(self.redmine.issues_where(TrackerKey.ESCALATION, {FieldKey.ESCALATION_STAGE: "!*"}, status_id="o"))
-        for ref in overdue + unstarted:
+        for ref in self._each(overdue + unstarted):
             outcomes = self.act_on_current(ref, now, Source.SCHEDULER)
             for outcome in outcomes:
                 if isinstance(outcome.action, Once) and outcome.status == "applied":
@@ -446,7 +456,7 @@ class Enforcer:
             since = (cursor - dt.timedelta(minutes=self.config.reconciler.overlap_minutes)) if cursor else BEGINNING
         report = ReconcileReport(window_start=since)
         newest = cursor
-        for ref in self.redmine.issues_updated_since(since):
+        for ref in self._each(self.redmine.issues_updated_since(since)):
             with self.leases.hold(f"issue:{ref['id']}", wait_seconds=60):
                 issue = self.redmine.issue(ref["id"])
                 if issue is None:

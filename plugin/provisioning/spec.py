@@ -84,6 +84,8 @@ class BotSpec:
     lastname: str
     mail: str
     role: str
+    # Redmine reads date filters (created_on=><from|to) in the user's zone.
+    time_zone: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,6 +300,7 @@ def build_spec(config: Config) -> Spec:
             lastname="service",
             mail=f"{config.redmine.bot_login}@infoshare.invalid",
             role=names.role(RoleKey.INFOSHARE_SERVICE),
+            time_zone=config.calendar.timezone,
         ),
         shim={
             "block_when_unreachable": [names.status(s) for s in config.gate.block_when_unreachable],

@@ -230,6 +230,11 @@ module RedmineInfoshare
       user.status = User::STATUS_ACTIVE
       save_if_changed(user, "user #{b['login']}")
       user.pref.update!(no_self_notified: true) if user.pref.new_record?
+      zone = ActiveSupport::TimeZone.all.find {|z| z.tzinfo.identifier == b['time_zone'] }
+      if zone && user.pref.time_zone != zone.name
+        user.pref.update!(time_zone: zone.name)
+        change("time zone of #{b['login']}: #{zone.name}")
+      end
       unless user.api_token
         user.api_key
         change("created API key for #{b['login']}")

@@ -1,0 +1,70 @@
+"""The governance report's counting (pure) and rendering."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+from plugin import report
+from schemas.names import StatusKey, TrackerKey
+from schemas.record import FieldKey, IssueState
+from tests.unit.conftest import make_config
+
+F = FieldKey
+S = StatusKey
+CONFIG = make_config()
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
+
+
+def request(status=S.ASSESSING, decided_after_hours=None, **values):
+    fields = {F(k): v for k, v in values.items()}
+    state = IssueState(1, TrackerKey.INFORMATION_REQUEST, status, fields, created_on=T0)
+    return report.Request(state, T0 + dt.timedelta(hours=decided_after_hours) if decided_after_hours is not None else None)
+
+
+def data():
+    requests = [
+        request(S.SHARED, 2, request_channel="Phone", decision="Share", urgency="Red", approval_required="1", approval_decision="Approved", approved_by="Maya"),
+        request(S.NOT_SHARED, 10, request_channel="Phone", decision="Do not share", urgency="Red", approval_required="1", approval_decision="Declined"),
+        request(S.SHARED, 30, request_channel="Email", decision="Share", urgency="Green", approval_required="1", emergency_override="1", emergency_override_reason="risk"),
+        request(S.RECEIVED, request_channel="Letter", urgency="Amber"),
+        request(S.WITHDRAWN),
+    ]
+    escalations = [
+        IssueState(2, TrackerKey.ESCALATION, S.IN_ESCALATION, {F.ESCALATION_STAGE: "Stage 2: Manager to manager"}),
+        IssueState(3, TrackerKey.ESCALATION, S.ESCALATION_RESOLVED, {F.ESCALATION_STAGE: "Stage 1: Practitioner to practitioner", F.ESCALATION_OUTCOME: "Resolved"}),
+    ]
+    reviews = [
+        IssueState(4, TrackerKey.RETENTION_REVIEW, S.REVIEW_DUE, {}, due_date=dt.date(2026, 11, 3)),
+        IssueState(5, TrackerKey.RETENTION_REVIEW, S.REVIEW_DUE, {}, due_date=dt.date(2026, 11, 29)),
+        IssueState(6, TrackerKey.RETENTION_REVIEW, S.REVIEW_COMPLETED, {F.REVIEW_OUTCOME: "Retain"}, due_date=dt.date(2026, 11, 5)),
+    ]
+    breaches = [{"rule": "R-DECISION", "status": "open"}, {"rule": "R-DECISION", "status": "resolved"}, {"rule": "R-DECISION", "status": "open"}]
+    now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+    return report.aggregate(CONFIG, dt.date(2026, 11, 1), dt.date(2026, 11, 30), now, requests, escalations, reviews, breaches)
+
+
+def test_counts():
+    d = data()
+    assert d.requests == 5
+    assert d.by_channel == {"Phone": 2, "(not recorded)": 1, "Email": 1, "Letter": 1}
+    assert d.by_decision == {"(not recorded)": 2, "Share": 2, "Do not share": 1}
+    assert d.by_outcome == {"Shared": 2, "Not shared": 1, "Open": 1, "Withdrawn": 1}
+    assert d.approvals == {"required": 3, "granted": 1, "declined": 1, "overridden": 1}
+    assert d.decision_hours == {"Red": (2, 6.0), "Amber": (0, None), "Green": (1, 30.0)}
+    assert d.escalations_by_stage == {"Stage 1: Practitioner to practitioner": 1, "Stage 2: Manager to manager": 1}
+    assert d.escalations_by_outcome == {"Open": 1, "Resolved": 1}
+    assert d.reviews == {"due": 3, "overdue": 1, "completed": 1}  # the one due on the 29th is not late yet
+    assert d.reviews_completed_by_outcome == {"Retain": 1}
+    assert d.breaches == {("R-DECISION", "open"): 2, ("R-DECISION", "resolved"): 1}
+
+
+def test_written_files(tmp_path):
+    written = report.write(data(), tmp_path)
+    assert {p.name for p in written} == {"report.html", "decision_times.csv", "breaches.csv", *report.CSV_FILES}
+    rows = list(csv.reader((tmp_path / "requests_by_channel.csv").open()))
+    assert rows[0] == ["channel", "count"] and ["Phone", "2"] in rows
+    assert list(csv.reader((tmp_path / "decision_times.csv").open()))[1:] == [["Red", "2", "6.0"], ["Amber", "0", ""], ["Green", "1", "30.0"]]
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<img ") == 10 and page.count("data:image/png;base64,") == 10
+    assert "2026-11-01 to 2026-11-30" in page
