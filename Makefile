@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run stop status test test-unit test-integration test-e2e lint coverage bootstrap system-deps venv spec doctor clean
+.PHONY: run stop status test test-unit test-integration test-e2e lint coverage bench bench-quick bootstrap system-deps venv spec doctor clean
 
 run: bootstrap
 	$(BIN)/infoshare stack up
@@ -35,6 +35,14 @@ test-e2e: bootstrap
 
 lint: venv
 	$(BIN)/ruff check plugin webhooks schemas tests benchmarks
+
+# Benchmarks on a real Redmine (about half an hour; writes benchmarks/RESULTS.md).
+# `make bench-quick` runs them small, to try them out (writes nothing).
+bench: bootstrap
+	$(BIN)/python -m benchmarks.run
+
+bench-quick: bootstrap
+	$(BIN)/python -m benchmarks.run --quick
 
 coverage: venv
 	$(BIN)/pytest tests/unit --cov --cov-branch --cov-report=term-missing

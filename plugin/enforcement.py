@@ -135,17 +135,7 @@ class Enforcer:
         return None if issue is None else issue_state(issue, **self._keys)
 
     def steps(self, changes: list[history.Change]) -> tuple[Step, ...]:
-        return tuple(
-            Step(
-                key=str(c.journal_id) if c.journal_id is not None else "created",
-                user_id=c.user_id,
-                user_name=c.user_name,
-                before=self.state(c.before),
-                after=self.state(c.after),
-                at=c.at,
-            )
-            for c in changes
-        )
+        return history.to_steps(changes, self.state)
 
     def related(self, issue: dict[str, Any]) -> tuple[IssueState, ...]:
         """The current states of the issues related to this one and of those

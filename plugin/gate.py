@@ -11,6 +11,7 @@ breaches by the worker and the reconciler.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import enum
 from typing import Any, Mapping
@@ -48,20 +49,10 @@ def _history(request: Mapping[str, Any], keys: dict, actor: Actor) -> tuple[Step
     proposed = issue_state(request["issue"], **keys)
     names = {"status": {s["id"]: s["name"] for s in request.get("statuses") or []}}
     principals = {p["id"]: p.get("name", "") for p in request.get("principals") or []}
-    steps: list[Step] = []
     previous = request.get("previous")
-    if previous:
-        for c in history.changes({**previous, "journals": request.get("journals") or []}, names):
-            steps.append(
-                Step(
-                    key=str(c.journal_id) if c.journal_id is not None else "created",
-                    user_id=c.user_id,
-                    user_name=c.user_name,
-                    before=issue_state(c.before, **keys) if c.before else None,
-                    after=issue_state(c.after, **keys),
-                    at=c.at,
-                )
-            )
+    journals = request.get("journals") or []
+    read = functools.partial(issue_state, **keys)
+    steps = list(history.to_steps(history.changes({**previous, "journals": journals}, names), read)) if previous else []
     steps.append(Step(PENDING, actor.id, principals.get(actor.id, ""), steps[-1].after if steps else None, proposed))
     return tuple(steps)
 

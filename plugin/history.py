@@ -9,12 +9,12 @@ reports, the reconciler every save since its cursor.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from schemas.record import parse_time
+from plugin.policy.model import Step
+from schemas.record import IssueState, parse_time
 
 Issue = dict[str, Any]
 
@@ -77,7 +77,10 @@ def _undo_custom_field(issue: Issue, field_id: str, old: Any, new: Any) -> None:
 
 def undo(after: Issue, details: Iterable[Mapping[str, Any]], names: Mapping[str, Mapping[int, str]]) -> Issue:
     """The issue as it was before a journal's details were applied."""
-    before = copy.deepcopy(after)
+    # The undo steps replace values (never change them in place), so copying
+    # the issue and its custom field entries is enough; a deep copy of every
+    # journal's issue was most of the gate's decision time.
+    before = {**after, "custom_fields": [dict(cf) for cf in after.get("custom_fields") or []]}
     for d in details:
         prop, name = d.get("property"), str(d.get("name"))
         if prop == "attr":
@@ -105,6 +108,32 @@ def changes(issue: Issue, names: Mapping[str, Mapping[int, str]]) -> list[Change
     found.append(Change(None, author.get("id"), author.get("name") or "", parse_time(issue.get("created_on")), None, after))
     found.reverse()
     return found
+
+
+def to_steps(changes: Iterable[Change], read: Callable[[Issue], IssueState]) -> tuple[Step, ...]:
+    """The saves as the rules see them. One save's issue after is the next
+    one's before (the same object), so each is read once: with a long
+    history that halves the gate's time."""
+    read_by_id: dict[int, IssueState] = {}
+
+    def state(issue: Issue | None) -> IssueState | None:
+        if issue is None:
+            return None
+        if id(issue) not in read_by_id:
+            read_by_id[id(issue)] = read(issue)
+        return read_by_id[id(issue)]
+
+    return tuple(
+        Step(
+            key=str(c.journal_id) if c.journal_id is not None else "created",
+            user_id=c.user_id,
+            user_name=c.user_name,
+            before=state(c.before),
+            after=state(c.after),
+            at=c.at,
+        )
+        for c in changes
+    )
 
 
 def since(all_changes: list[Change], moment: dt.datetime) -> list[Change]:

@@ -15,7 +15,9 @@ import enum
 import re
 from typing import Any
 
-from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, post_load, pre_load, validate
+
+from schemas.records import CUSTOM_FIELD_VALUE, JOURNAL, REF, Record, Records
 
 
 class EventType(str, enum.Enum):
@@ -76,79 +78,16 @@ class Event:
 # --- REST shapes -----------------------------------------------------------
 
 
-class _Ref(Schema):
-    """{id, name} references such as tracker, status, project, user."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.Integer(required=True, strict=True)
-    name = fields.String(allow_none=True)
-
-
-class _CustomFieldValue(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.Integer(required=True, strict=True)
-    name = fields.String(required=True)
-    multiple = fields.Boolean()
-    value = fields.Raw(allow_none=True)
-
-    @validates_schema
-    def value_shape(self, data, **_):
-        value = data.get("value")
-        ok = value is None or isinstance(value, str) or (
-            isinstance(value, list) and all(isinstance(v, str) for v in value)
-        )
-        if not ok:
-            raise ValidationError("must be a string, a list of strings or null", "value")
-
-
 class IssueSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
     id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    project = fields.Nested(_Ref, required=True)
-    tracker = fields.Nested(_Ref, required=True)
-    status = fields.Nested(_Ref, required=True)
+    project = Record(REF, required=True)
+    tracker = Record(REF, required=True)
+    status = Record(REF, required=True)
     subject = fields.String(allow_none=True)
-    custom_fields = fields.List(fields.Nested(_CustomFieldValue), load_default=list)
-
-
-class _JournalDetail(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    property = fields.String(required=True)
-    name = fields.String(load_default=None, allow_none=True)  # shim's name for prop_key
-    prop_key = fields.String(load_default=None, allow_none=True)
-    old_value = fields.Raw(allow_none=True, load_default=None)
-    value = fields.Raw(allow_none=True, load_default=None, data_key="value")
-    new_value = fields.Raw(allow_none=True, load_default=None)
-
-    @post_load
-    def normalise(self, data, **_):
-        # Redmine's REST journal details say `name` and `new_value`; Redmine 7's
-        # webhook says `prop_key` and `value`. Keep one spelling: REST's.
-        key = data.pop("prop_key", None)
-        data["name"] = data.get("name") or key
-        value = data.pop("value", None)
-        if data.get("new_value") is None:
-            data["new_value"] = value
-        return data
-
-
-class JournalSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.Integer(required=True, strict=True)
-    notes = fields.String(allow_none=True, load_default=None)
-    private_notes = fields.Boolean(load_default=False)
-    user = fields.Nested(_Ref, allow_none=True, load_default=None)
-    details = fields.List(fields.Nested(_JournalDetail), load_default=list)
+    custom_fields = Records(CUSTOM_FIELD_VALUE, load_default=list)
 
 
 def _event_type(value: Any) -> EventType:
@@ -192,7 +131,7 @@ class ShimEventSchema(_TypedEvent):
     occurred_at = fields.AwareDateTime(required=True, default_timezone=dt.timezone.utc)
     actor = fields.Nested(_Actor, load_default=dict)
     issue = fields.Nested(IssueSchema, required=True)
-    journal = fields.Nested(JournalSchema, allow_none=True, load_default=None)
+    journal = Record(JOURNAL, allow_none=True, load_default=None)
 
     @post_load
     def make(self, data, **_):
@@ -217,7 +156,7 @@ class _NativeData(Schema):
         unknown = INCLUDE
 
     issue = fields.Nested(IssueSchema, required=True)
-    journal = fields.Nested(JournalSchema, allow_none=True, load_default=None)
+    journal = Record(JOURNAL, allow_none=True, load_default=None)
 
 
 class NativeEventSchema(_TypedEvent):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
 
-from schemas.events import IssueSchema, JournalSchema
+from schemas.events import IssueSchema
+from schemas.records import JOURNAL, Key, Records, Shape, integer, string, strings
 
 
 class ProposedIssueSchema(IssueSchema):
@@ -25,24 +26,13 @@ class GateActorSchema(Schema):
     admin = fields.Boolean(load_default=False)
 
 
-class GatePrincipalSchema(Schema):
-    """A user named in the request (the actor, the author, whoever wrote a
-    journal) with their roles in the issue's project."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.Integer(required=True, strict=True)
-    name = fields.String(load_default="")
-    roles = fields.List(fields.String(), load_default=list)
-
-
-class GateStatusSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.Integer(required=True, strict=True)
-    name = fields.String(required=True)
+# A user named in the request (the actor, the author, whoever wrote a
+# journal) with their roles in the issue's project.
+PRINCIPAL = Shape(
+    {"id": Key(integer, required=True), "name": Key(string, default=""), "roles": Key(strings, default=list)},
+    keep_unknown=False,
+)
+STATUS = Shape({"id": Key(integer, required=True), "name": Key(string, required=True)}, keep_unknown=False)
 
 
 class GateRequestSchema(Schema):
@@ -54,9 +44,9 @@ class GateRequestSchema(Schema):
     previous = fields.Nested(IssueSchema, allow_none=True, load_default=None)
     # The previous issue's journals (without notes), oldest first: who
     # recorded what is read from them.
-    journals = fields.List(fields.Nested(JournalSchema), load_default=list)
-    statuses = fields.List(fields.Nested(GateStatusSchema), load_default=list)
-    principals = fields.List(fields.Nested(GatePrincipalSchema), load_default=list)
+    journals = Records(JOURNAL, load_default=list)
+    statuses = Records(STATUS, load_default=list)
+    principals = Records(PRINCIPAL, load_default=list)
     actor = fields.Nested(GateActorSchema, required=True)
 
 

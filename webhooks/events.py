@@ -16,10 +16,13 @@ from webhooks.errors import ApiError
 
 log = logging.getLogger("infoshare.events")
 bp = Blueprint("events", __name__)
+# Built once: a schema instance keeps no state between loads, and building
+# one (with its nested fields) costs more than a load.
+_SCHEMAS = {True: NativeEventSchema(), False: ShimEventSchema()}
 
 
 def _load(data: dict, native: bool) -> Event:
-    schema = NativeEventSchema() if native else ShimEventSchema()
+    schema = _SCHEMAS[native]
     try:
         return schema.load(data)
     except UnknownEventType as exc:

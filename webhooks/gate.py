@@ -22,6 +22,10 @@ from webhooks.errors import ApiError
 
 log = logging.getLogger("infoshare.gate")
 bp = Blueprint("gate", __name__)
+# Built once: a schema instance keeps no state between loads, and building
+# one (with its nested fields) cost a quarter of the gate's time.
+_REQUEST = GateRequestSchema()
+_RESPONSE = GateResponseSchema()
 
 
 def _audit(decision, data) -> None:
@@ -56,7 +60,7 @@ def gate():
         body = request.get_data(cache=False)
         verify(body, allow_native=False)
         try:
-            data = GateRequestSchema().load(parse_object(body))
+            data = _REQUEST.load(parse_object(body))
         except ValidationError as exc:
             raise ApiError(
                 422, "invalid_payload", "The gate request does not have the expected shape: " + "; ".join(flatten_errors(exc.messages, name_unknown=False))
@@ -77,7 +81,7 @@ def gate():
         },
     )
     return jsonify(
-        GateResponseSchema().dump(
+        _RESPONSE.dump(
             {
                 "allow": decision.allow,
                 "violations": [

@@ -32,6 +32,13 @@ def on_starting(server):
 
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="infoshare-metrics-")
+    # Loading this file imported the webhooks package, and with it
+    # prometheus_client, which picks how metrics keep their values when it is
+    # imported: before the directory was set, so in-process. Pick again, so
+    # the workers forked from here write to the shared files.
+    from prometheus_client import values
+
+    values.ValueClass = values.get_value_class()
 
 
 def child_exit(server, worker):

@@ -54,16 +54,35 @@ SERIAL_SNIPPET = (
     "# one request at a time, because SQLite locks the whole database during a save.\n"
     f"config.allow_concurrency = false if ENV['{SERIAL_ENV}'] == '1'\n"
 )
+NODELAY_MARK = "TCP_NODELAY"
+NODELAY_SNIPPET = (
+    "# InfoShare local stacks and tests run Redmine under WEBrick, which writes a\n"
+    "# response's head and body separately without TCP_NODELAY: a client that keeps\n"
+    "# its connection open (the service does) then waits ~40 ms for the delayed ACK\n"
+    "# on every request. Production servers (Puma, Passenger) set it themselves.\n"
+    f"if ENV['{SERIAL_ENV}'] == '1'\n"
+    "  require 'webrick'\n"
+    "  WEBrick::HTTPServer.prepend(Module.new do\n"
+    "    def run(sock)\n"
+    "      sock.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1) if sock.respond_to?(:setsockopt)\n"
+    "      super\n"
+    "    end\n"
+    "  end)\n"
+    "end\n"
+)
 
 
 def ensure_serial_requests_option() -> None:
     """Let our SQLite instances serve requests one at a time (Rails adds
-    Rack::Lock), so the service's saves never collide with a person's. Only
-    processes started with INFOSHARE_SERIAL_REQUESTS=1 are affected."""
+    Rack::Lock), so the service's saves never collide with a person's, and
+    answer kept-open connections without delay. Only processes started with
+    INFOSHARE_SERIAL_REQUESTS=1 (ours) are affected."""
     target = REDMINE_ROOT / "config" / "additional_environment.rb"
     current = target.read_text() if target.exists() else ""
-    if SERIAL_ENV not in current:
-        target.write_text(current + ("\n" if current and not current.endswith("\n") else "") + SERIAL_SNIPPET)
+    for mark, snippet in ((SERIAL_ENV, SERIAL_SNIPPET), (NODELAY_MARK, NODELAY_SNIPPET)):
+        if mark not in current:
+            current += ("\n" if current and not current.endswith("\n") else "") + snippet
+            target.write_text(current)
 
 
 def _same_tree(a: Path, b: Path) -> bool:

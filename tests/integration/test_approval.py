@@ -14,14 +14,11 @@ from schemas.names import StatusKey
 from schemas.record import FieldKey
 from tests.support.waiting import wait_until
 from tests.support.rest import decision_values, intake_values, share_values
+from tests.support.dates import iso_today as today
 
 F = FieldKey
 S = StatusKey
 LONDON = zoneinfo.ZoneInfo("Europe/London")
-
-
-def today(offset: int = 0) -> str:
-    return (dt.datetime.now(LONDON).date() + dt.timedelta(days=offset)).isoformat()
 
 
 

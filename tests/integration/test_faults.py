@@ -13,7 +13,6 @@ chain intact. The figures are printed at the end of the run.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import json
 import os
 import random
@@ -23,7 +22,6 @@ import subprocess
 import threading
 import time
 import uuid
-import zoneinfo
 
 import requests
 
@@ -33,17 +31,14 @@ from plugin.policy.retention import add_years
 from schemas.names import StatusKey
 from schemas.record import FieldKey
 from tests.support.figures import report
-from tests.support.payloads import shim_headers
+from tests.support.payloads import as_sent, shim_headers
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
+from tests.support.dates import local_today as today
 
 F = FieldKey
 S = StatusKey
 MARKER = re.compile(r"\[infoshare:[^\]]+\]")
-
-
-def today() -> dt.date:
-    return dt.datetime.now(zoneinfo.ZoneInfo("Europe/London")).date()
 
 
 def make_issues(live, rest) -> list[int]:
@@ -67,18 +62,7 @@ def base_payloads(live, issue_ids) -> list[dict]:
     payloads = []
     for issue_id in issue_ids:
         rows = wait_until(lambda: live.store().deliveries_for_issue(issue_id) or None, what=f"events of #{issue_id}")
-        for row in rows:
-            stored = json.loads(row["payload"])
-            payloads.append(
-                {
-                    "delivery_id": stored["delivery_id"],
-                    "type": stored["type"],
-                    "occurred_at": stored["occurred_at"],
-                    "actor": {"id": stored["actor_id"], "login": stored["actor_login"]},
-                    "issue": stored["issue"],
-                    "journal": stored["journal"],
-                }
-            )
+        payloads.extend(as_sent(row) for row in rows)
     return payloads
 
 

@@ -15,16 +15,13 @@ from schemas.names import StatusKey
 from schemas.record import FieldKey
 from tests.support.waiting import wait_until
 from tests.support.rest import decision_values, intake_values
+from tests.support.dates import local_today as today
 
 F = FieldKey
 S = StatusKey
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 MARKER = "[redacted under retention review]"
 
-
-
-def today() -> dt.date:
-    return dt.datetime.now(LONDON).date()
 
 
 def close_request(live, rest, *, category="No further action", subject="Retention test", **extra) -> tuple[int, dt.date]:

@@ -4,12 +4,10 @@ gate found by the reconciler; fail mode with the service stopped; replays."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 import subprocess
 import uuid
-import zoneinfo
 
 import pytest
 import requests
@@ -22,12 +20,9 @@ from schemas.record import FieldKey
 from tests.support.payloads import shim_headers
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.webform import WebSession, parse
+from tests.support.dates import iso_today as today
 
 F = FieldKey
-
-
-def today(offset_days: int = 0) -> str:
-    return (dt.datetime.now(zoneinfo.ZoneInfo("Europe/London")).date() + dt.timedelta(days=offset_days)).isoformat()
 
 
 def refused(action) -> str:

@@ -59,6 +59,19 @@ def native_event(issue_id: int = 42, *, type: str = "issue.updated", journal_id:
     return {"type": type, "timestamp": "2026-11-21T10:00:00Z", "data": data}
 
 
+def as_sent(row: dict) -> dict:
+    """An inbox row's event as the shim sent it (to send it again)."""
+    stored = json.loads(row["payload"])
+    return {
+        "delivery_id": stored["delivery_id"],
+        "type": stored["type"],
+        "occurred_at": stored["occurred_at"],
+        "actor": {"id": stored["actor_id"], "login": stored["actor_login"]},
+        "issue": stored["issue"],
+        "journal": stored["journal"],
+    }
+
+
 def shim_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     ts = int(time.time()) if timestamp is None else timestamp
     return {

@@ -6,7 +6,7 @@ import datetime as dt
 
 from plugin import history
 from schemas.names import StatusKey
-from schemas.record import FieldKey
+from schemas.record import FieldKey, issue_state
 from tests.unit.fakes import FakeRedmine
 from tests.unit.policy.helpers import CONFIG, INTAKE
 
@@ -78,3 +78,24 @@ def test_choosing_saves():
     assert history.for_journal(changes, 424242) == changes[-1:]
     assert history.since(changes, changes[1].at) == changes[1:]
     assert history.since(changes, dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)) == changes
+
+
+def test_steps_read_each_state_once_and_undo_leaves_the_current_issue_alone():
+    redmine = FakeRedmine(CONFIG)
+    issue_id = redmine.create(dict(INTAKE))
+    for n in range(5):
+        redmine.edit(issue_id, 10, values={F.URGENCY: ["Red", "Green"][n % 2]})
+    issue = redmine.issue(issue_id)
+    snapshot = repr({k: v for k, v in issue.items() if k != "journals"})
+    changes = history.changes(issue, redmine.names_by_id())
+    reads = []
+
+    def read(state):
+        reads.append(state)
+        return issue_state(state, **CONFIG.names.key_maps())
+
+    steps = history.to_steps(changes, read)
+    assert len(steps) == 6 and len(reads) == 6  # six distinct states, not eleven reads
+    assert [s.key for s in steps] == ["created", *(str(c.journal_id) for c in changes[1:])]
+    assert all(a.after is b.before for a, b in zip(steps, steps[1:]))
+    assert repr({k: v for k, v in issue.items() if k != "journals"}) == snapshot  # the shallow copies did not leak

@@ -14,20 +14,20 @@ module RedmineInfoshare
     def self.check(issue, actor = User.current)
       return Result.new(reachable: false, messages: []) unless Settings.configured?
 
-      previous = issue.new_record? ? nil : Issue.find(issue.id)
-      journals = previous ? IssuePayload.journals(previous) : []
-      users = [actor, issue.author] + (previous ? previous.journals.map(&:user) : [])
+      request_id = SecureRandom.uuid
+      journals, user_ids = IssuePayload.stored_journals(issue)
+      users = users_by_id([actor, issue.author], user_ids)
       body = JSON.generate(
-        'request_id' => SecureRandom.uuid,
+        'request_id' => request_id,
         'issue' => IssuePayload.issue(issue),
-        'previous' => previous && IssuePayload.issue(previous),
-        'journals' => journals,
-        'statuses' => IssueStatus.pluck(:id, :name).map {|id, name| {'id' => id, 'name' => name} },
-        'principals' => IssuePayload.principals(issue.project, users.select {|u| u.is_a?(User) }),
+        'previous' => IssuePayload.stored(issue),
+        'journals' => journals.map {|j| journal_payload(j, users) },
+        'statuses' => IssuePayload.statuses_named_in(journals),
+        'principals' => IssuePayload.principals(issue.project, users.values.select {|u| u.is_a?(User) }),
         'actor' => {'id' => actor&.id, 'login' => actor&.logged? ? actor.login : nil, 'admin' => actor&.admin? || false}
       )
       timeout = Settings.gate_timeout_seconds
-      response = ServiceClient.post('/v1/gate', body, delivery_id: JSON.parse(body)['request_id'],
+      response = ServiceClient.post('/v1/gate', body, delivery_id: request_id,
                                                       open_timeout: timeout, read_timeout: timeout)
       unless response.code.to_i == 200
         Rails.logger.warn("[infoshare] gate answered HTTP #{response.code} for issue ##{issue.id || 'new'}")
@@ -39,6 +39,20 @@ module RedmineInfoshare
     rescue StandardError => e
       Rails.logger.warn("[infoshare] gate not reachable for issue ##{issue&.id || 'new'}: #{e.class}")
       Result.new(reachable: false, messages: [])
+    end
+
+    # The users at hand (actor, author) and those the journals name, by id;
+    # only the missing ones are loaded.
+    def self.users_by_id(known, ids)
+      users = known.compact.index_by(&:id)
+      missing = ids - users.keys
+      Principal.where(id: missing).each {|p| users[p.id] = p } if missing.any?
+      users
+    end
+
+    def self.journal_payload(journal, users)
+      user = users[journal['user_id']]
+      journal.except('user_id').merge('user' => user && IssuePayload.ref(user))
     end
   end
 end

@@ -16,7 +16,7 @@ module RedmineInfoshare
     private
 
     def infoshare_gate
-      return unless Settings.handles?(self)
+      return unless Settings.gate_enabled? && Settings.handles?(self)
 
       result = GateClient.check(self)
       if result.reachable

@@ -57,6 +57,12 @@ module RedmineInfoshare
       stored['events_enabled'].to_s == '1'
     end
 
+    # INFOSHARE_GATE=off in the Redmine process's environment skips the gate
+    # (the benchmarks measure Redmine with and without it side by side).
+    def self.gate_enabled?
+      ENV['INFOSHARE_GATE'] != 'off'
+    end
+
     def self.configured?
       service_url.present? && secret.present?
     end

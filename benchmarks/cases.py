@@ -1,0 +1,738 @@
+"""The benchmarks themselves. Each takes the BenchStack and yields results:
+{name, measured, goal, met, method, details, notes}.
+
+Everything runs against what production runs: Debian's Redmine with the real
+shim, the service under gunicorn, the real store. Both sides of each ratio are
+measured in the same run, interleaved where they share a machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import http.client
+import json
+import logging
+import multiprocessing
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+import zoneinfo
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import requests
+import sqlalchemy as sa
+
+from plugin.devstack import debian, processes
+from plugin.devstack.stack import BIN_DIR, PROJECT_DIR, stack_config_text
+from plugin.gate import GateOutcome, decide
+from plugin.services import build_services
+from plugin.store import Store, utcnow
+from schemas.gate import GateRequestSchema
+from schemas.names import StatusKey, TrackerKey
+from schemas.record import FieldKey
+from tests.support.dates import local_today as today
+from tests.support.payloads import as_sent, shim_headers
+from tests.support.redmine_env import LiveStack, snapshot
+from tests.support.rest import RedmineRest, decision_values, intake_values, share_values
+
+F = FieldKey
+S = StatusKey
+BENCH_ROOT = PROJECT_DIR / "var" / "bench"
+SEED_SCRIPT = Path(__file__).with_name("seed_requests.rb")
+PG_URL = os.environ.get("INFOSHARE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not measure what it should (a refused update, a
+    service that did not start): the message says which and where to look."""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+class BenchStack:
+    """One Redmine instance (a copy of the test snapshot: provisioned, demo
+    users) served by two Redmine processes, one with the shim's gate and one
+    with INFOSHARE_GATE=off; the service's web process under gunicorn. The
+    scheduler is not running: each benchmark drains the inbox itself when it
+    needs to, so nothing else competes for the two cores."""
+
+    def __init__(self, quick: bool):
+        self.quick = quick
+
+    def __enter__(self) -> "BenchStack":
+        shutil.rmtree(BENCH_ROOT, ignore_errors=True)
+        BENCH_ROOT.mkdir(parents=True)
+        self.root = Path(tempfile.mkdtemp(prefix="run-", dir=BENCH_ROOT))
+        # What the in-process worker and jobs log goes to a file, not the terminal.
+        handler = logging.FileHandler(self.root / "bench.log")
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+        print("Preparing Redmine (the test snapshot) and the service...", flush=True)
+        self.live = LiveStack.from_snapshot(snapshot(), self.root / "stack")
+        self.live.start_redmine()
+        self.live.start_service()
+        processes.stop_pidfile(self.live.pid("scheduler"))
+        self.gate_off_port = processes.free_port()
+        proc = self.live.instance.start(
+            self.gate_off_port,
+            log_path=self.live.log("redmine-gate-off"),
+            pid_path=self.live.pid("redmine-gate-off"),
+            env={
+                "INFOSHARE_SERVICE_URL": self.live.service_url,
+                "INFOSHARE_WEBHOOK_SECRET": self.live.config().webhook.secret,
+                "INFOSHARE_GATE": "off",
+            },
+        )
+        processes.wait_http(f"{self.gate_off_url}/", timeout=90, proc=proc, log_path=self.live.log("redmine-gate-off"))
+        self.admin_key = self.live.admin_key_path.read_text().strip()
+        self.rest = RedmineRest(self.live.redmine_url, self.admin_key, self.live.config())
+        self.secret = self.live.config().webhook.secret
+        return self
+
+    def __exit__(self, *exc) -> None:
+        processes.stop_pidfile(self.live.pid("redmine-gate-off"))
+        self.live.teardown()
+        print(f"Logs and files of this run: {self.root}", flush=True)
+
+    @property
+    def gate_off_url(self) -> str:
+        return f"http://127.0.0.1:{self.gate_off_port}"
+
+    def wait_for_events(self, quiet_seconds: float = 1.5, timeout: float = 120) -> None:
+        """The shim posts events from a background thread after each save:
+        wait until no new delivery has arrived for `quiet_seconds`."""
+        store = self.live.store()
+        deadline = time.monotonic() + timeout
+        last, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            total = sum(store.counts().values())
+            if total != last:
+                last, since = total, time.monotonic()
+            elif time.monotonic() - since >= quiet_seconds:
+                return
+            time.sleep(0.1)
+        raise BenchError(f"events were still arriving after {timeout} s")
+
+    def drain(self) -> tuple[int, int]:
+        """Process every pending event in this process; returns (events
+        processed, Redmine requests made)."""
+        services = build_services(self.live.config(), echo=lambda _line: None)
+        worker = services.inbox_worker()
+        result = worker.drain_all(max_rounds=100_000)
+        if result.failed or result.parked:
+            raise BenchError(f"{result.failed} events failed and {result.parked} were parked; see the store in {self.live.root}")
+        return result.processed, services.redmine.requests_sent
+
+
+# -- gate overhead -------------------------------------------------------------------------
+
+
+def _new_requests(bench: BenchStack, count: int, label: str) -> list[int]:
+    """Requests as a practitioner logs them (a letter, so no approval is due)."""
+    return [
+        bench.rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone=""), subject=f"{label} {n}")
+        for n in range(count)
+    ]
+
+
+class TimedUpdates:
+    """REST updates of a request as practitioner1 (an administrator's key
+    with X-Redmine-Switch-User), one keep-alive connection per Redmine."""
+
+    def __init__(self, bench: BenchStack):
+        self.field_id = bench.rest.field_ids[F.INFORMATION_REQUESTED]
+        self.sessions = {}
+        for url in (bench.live.redmine_url, bench.gate_off_url):
+            session = requests.Session()
+            session.headers.update(
+                {"X-Redmine-API-Key": bench.admin_key, "X-Redmine-Switch-User": "practitioner1", "Content-Type": "application/json"}
+            )
+            self.sessions[url] = session
+
+    def put(self, url: str, issue_id: int, n: int) -> float:
+        body = json.dumps({"issue": {"custom_fields": [{"id": self.field_id, "value": f"School attendance for the last term ({n})"}]}})
+        started = time.perf_counter()
+        response = self.sessions[url].put(f"{url}/issues/{issue_id}.json", data=body, timeout=60)
+        took = time.perf_counter() - started
+        if response.status_code != 204:
+            raise BenchError(f"update of #{issue_id} through {url} answered HTTP {response.status_code}; the benchmark needs updates the rules allow")
+        return took
+
+
+def service_gate_seconds(bench: BenchStack) -> tuple[float, int]:
+    """The service's own total time deciding gate requests, and how many
+    (from /metrics: the infoshare_gate_duration_seconds histogram)."""
+    text = requests.get(f"{bench.live.service_url}/metrics", timeout=10).text
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(("infoshare_gate_duration_seconds_sum", "infoshare_gate_duration_seconds_count")):
+            name, value = line.rsplit(" ", 1)
+            values[name.split("{")[0]] = float(value)
+    return values.get("infoshare_gate_duration_seconds_sum", 0.0), int(values.get("infoshare_gate_duration_seconds_count", 0))
+
+
+def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
+    rounds = 40 if bench.quick else 400
+    pool = _new_requests(bench, 20, "Gate benchmark")
+    timed = TimedUpdates(bench)
+    rng = random.Random(8)
+    on, off = bench.live.redmine_url, bench.gate_off_url
+    times: dict[str, list[float]] = {on: [], off: []}
+    for n in range(10):  # warm both processes (Rails loads lazily)
+        for url in (on, off):
+            timed.put(url, pool[n % len(pool)], n)
+    service_before = service_gate_seconds(bench)
+    for n in range(rounds):
+        issue_id = pool[n % len(pool)]
+        order = [on, off]
+        rng.shuffle(order)  # neither side always goes first
+        for url in order:
+            times[url].append(timed.put(url, issue_id, n))
+    service_after = service_gate_seconds(bench)
+    decided = service_after[1] - service_before[1]
+    service_mean = (service_after[0] - service_before[0]) / decided if decided else 0.0
+    median = statistics.median(times[on]) / statistics.median(times[off])
+    p95 = percentile(times[on], 95) / percentile(times[off], 95)
+    yield {
+        "name": "gate overhead",
+        "measured": f"median {median:.3f}, p95 {p95:.3f}",
+        "goal": "<= 1.05 (median and p95)",
+        "met": median <= 1.05 and p95 <= 1.05,
+        "method": (
+            f"{rounds} REST updates (PUT /issues/N.json, a custom field changed, as practitioner1) through each of two Redmine "
+            "processes serving the same database, one with the gate and one started with INFOSHARE_GATE=off; the two sides "
+            "alternate in random order on the same 20 requests, so both see the same histories. Both send events."
+        ),
+        "details": [
+            f"gate on: median {ms(statistics.median(times[on]))}, p95 {ms(percentile(times[on], 95))}",
+            f"gate off: median {ms(statistics.median(times[off]))}, p95 {ms(percentile(times[off], 95))}",
+            f"the service's own time per decision (its /metrics histogram): mean {ms(service_mean)} over {decided} decisions",
+        ],
+    }
+
+
+# -- the gate service -----------------------------------------------------------------------
+
+
+def _gate_request(bench: BenchStack) -> dict[str, Any]:
+    """A gate request as the shim builds one, from a real request's data: the
+    previous issue, its journals, the statuses and the project's members."""
+    rest = bench.rest
+    issue_id = bench.rest.create_issue("practitioner1", intake_values(recipient_entitlement="In doubt"), subject="Gate service benchmark")
+    rest.update_issue("practitioner1", issue_id, decision_values())
+    rest.update_issue("practitioner1", issue_id, {F.INFORMATION_REQUESTED: "Attendance and exclusions"})
+    previous = rest.issue(issue_id)
+    journals = previous.pop("journals")
+    proposed = json.loads(json.dumps(previous))
+    for cf in proposed["custom_fields"]:
+        if cf["id"] == rest.field_ids[F.INFORMATION_REQUESTED]:
+            cf["value"] = "Attendance, exclusions and health"
+    members = rest.get_json("/projects/mash/memberships.json", limit=100)["memberships"]
+    principals = [
+        {"id": m["user"]["id"], "name": m["user"]["name"], "roles": [r["name"] for r in m["roles"]]} for m in members if "user" in m
+    ]
+    actor = next(p for p in principals if p["name"] == previous["author"]["name"])
+    return {
+        "request_id": str(uuid.uuid4()),
+        "issue": proposed,
+        "previous": previous,
+        "journals": journals,
+        "statuses": [{"id": s["id"], "name": s["name"]} for s in rest.get_json("/issue_statuses.json")["issue_statuses"]],
+        "principals": principals,
+        "actor": {"id": actor["id"], "login": "practitioner1", "admin": False},
+    }
+
+
+def _in_process_rate(bench: BenchStack, body: bytes, seconds: float) -> tuple[float, float]:
+    """Decisions per second (parse + validate + decide), and decide() alone."""
+    config = bench.live.config()
+    schema = GateRequestSchema()
+    first = decide(config, schema.load(json.loads(body)), utcnow())
+    if first.outcome is not GateOutcome.ALLOWED:
+        raise BenchError(f"the benchmark's gate request was {first.outcome.value}; it should be an allowed save")
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        decide(config, schema.load(json.loads(body)), utcnow())
+        count += 1
+    full = count / (time.perf_counter() - started)
+    data = schema.load(json.loads(body))
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        decide(config, data, utcnow())
+        count += 1
+    return full, count / (time.perf_counter() - started)
+
+
+def open_loop(url: str, body: bytes, secret: str, rate: int, seconds: float, threads: int = 8) -> list[float]:
+    """POST `body` at a fixed rate whatever the answers' speed (an open loop:
+    a slow answer delays no later request). A new connection each time, as
+    the shim makes. Latency runs from when the request was due, so a client
+    that falls behind counts against the service, never hides it."""
+    parts = urlsplit(url)
+    total = int(rate * seconds)
+    latencies: list[float] = [0.0] * total
+    errors: list[str] = []
+    start = time.perf_counter() + 0.2
+
+    def client(first: int) -> None:
+        for i in range(first, total, threads):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+            try:
+                conn.request("POST", parts.path, body=body, headers=shim_headers(secret, body))
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    errors.append(f"HTTP {response.status}")
+            finally:
+                conn.close()
+            latencies[i] = time.perf_counter() - due
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise BenchError(f"{len(errors)} gate requests failed ({errors[0]}); see {url}'s log")
+    return latencies
+
+
+def gate_service(bench: BenchStack) -> Iterator[dict[str, Any]]:
+    body = json.dumps(_gate_request(bench)).encode()
+    (bench.root / "gate-request.json").write_bytes(body)  # for profiling: python -m cProfile ...
+    full, decide_only = _in_process_rate(bench, body, 1.0 if bench.quick else 5.0)
+    yield {
+        "name": "gate decisions in-process",
+        "measured": f"{full:,.0f}/s",
+        "goal": "(reported)",
+        "met": True,
+        "method": (
+            f"One gate request ({len(body):,} bytes: a phone request in doubt with its decision recorded, 3 journals, "
+            "the project's members) parsed, validated and decided repeatedly in one Python process."
+        ),
+        "details": [f"parse + validate + decide: {full:,.0f}/s ({1e6 / full:.0f} us each)", f"decide alone: {decide_only:,.0f}/s ({1e6 / decide_only:.0f} us each)"],
+    }
+    rate, seconds = 200, 5 if bench.quick else 30
+    open_loop(f"{bench.live.service_url}/v1/gate", body, bench.secret, rate, 1.0)  # warm the workers
+    latencies = open_loop(f"{bench.live.service_url}/v1/gate", body, bench.secret, rate, seconds)
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    yield {
+        "name": "gate over HTTP at 200/s",
+        "measured": f"p50 {ms(p50)}, p99 {ms(p99)}",
+        "goal": "p99 <= 5 ms at 200 requests/s",
+        "met": p99 <= 0.005,
+        "method": (
+            f"The same request POSTed, signed, to /v1/gate under gunicorn (the shipped configuration, {bench.live.web_workers} sync "
+            f"workers) at a fixed {rate} requests/s for {seconds} s ({len(latencies):,} requests) from 8 client threads on the "
+            "same machine, a new connection each (as the shim). Latency from when each request was due to its answer."
+        ),
+        "details": [f"p50 {ms(p50)}, p90 {ms(percentile(latencies, 90))}, p99 {ms(p99)}, max {ms(max(latencies))}"],
+    }
+
+
+# -- ingestion ------------------------------------------------------------------------------
+
+
+def _post_events(args: tuple[str, str, list[bytes]]) -> tuple[int, list[str]]:
+    url, secret, bodies = args
+    parts = urlsplit(url)
+    accepted, errors = 0, []
+    for body in bodies:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            conn.request("POST", parts.path, body=body, headers=shim_headers(secret, body))
+            response = conn.getresponse()
+            response.read()
+        finally:
+            conn.close()
+        if response.status == 202:
+            accepted += 1
+        else:
+            errors.append(f"HTTP {response.status}")
+    return accepted, errors
+
+
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str | None]:
+    """A fresh PostgreSQL database for the store, or None without a server."""
+    name = f"infoshare_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield sa.engine.make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def _ingestion_service(bench: BenchStack, name: str, database_url: str) -> Iterator[str]:
+    """A second web service (same code, same gunicorn configuration) with an
+    empty store of its own, so the benchmark's events touch nothing else."""
+    live = bench.live
+    config_path = bench.root / f"{name}.toml"
+    config_path.write_text(
+        stack_config_text(
+            redmine_url=live.redmine_url,
+            api_key=live.bot_key_path.read_text().strip(),
+            service_url=live.service_url,
+            database_url=database_url,
+            secret=bench.secret,
+        )
+    )
+    port = processes.free_port()
+    pid_path = bench.root / f"{name}.pid"
+    log_path = live.log(name)
+    env = {**live.service_env(), "INFOSHARE_CONFIG": str(config_path)}
+    argv = [str(BIN_DIR / "infoshare"), "--config", str(config_path), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(live.web_workers)]
+    proc = processes.start(argv, log_path=log_path, pid_path=pid_path, env=env, cwd=PROJECT_DIR)
+    try:
+        processes.wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, proc=proc, log_path=log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        processes.stop_pidfile(pid_path)
+
+
+def _real_events(bench: BenchStack, wanted: int = 200) -> list[dict[str, Any]]:
+    """Events the shim sent for this run's requests, as it sent them (the
+    earlier benchmarks made some; if run alone, make a few)."""
+    if not bench.live.store().counts()["pending"] + bench.live.store().counts()["processed"]:
+        _new_requests(bench, 5, "Ingestion benchmark")
+        bench.wait_for_events()
+    events = [as_sent(row) for row, _ in zip(bench.live.store().iter_all(), range(wanted))]
+    if not events:
+        raise BenchError("Redmine sent no events; see the logs of this run")
+    return events
+
+
+def _ingest(bench: BenchStack, name: str, database_url: str, total: int, clients: int) -> dict[str, Any]:
+    events = _real_events(bench)
+    rng = random.Random(5)
+    bodies = [json.dumps({**rng.choice(events), "delivery_id": str(uuid.uuid4())}).encode() for _ in range(total)]
+    with _ingestion_service(bench, name, database_url) as url:
+        _post_events((f"{url}/v1/events", bench.secret, bodies[:50]))  # warm up, not counted
+        shares = [(f"{url}/v1/events", bench.secret, bodies[50 + n :: clients]) for n in range(clients)]
+        with multiprocessing.get_context("fork").Pool(clients) as pool:
+            started = time.perf_counter()
+            answers = pool.map(_post_events, shares)
+            took = time.perf_counter() - started
+    accepted = sum(a for a, _ in answers)
+    errors = [e for _, es in answers for e in es]
+    stored = Store(database_url).counts()["pending"]
+    if errors or stored != total:
+        raise BenchError(f"{len(errors)} events refused ({errors[:1]}); {stored} of {total} in the inbox; see {bench.live.log(name)}")
+    return {"rate": accepted / took, "accepted": accepted, "took": took, "stored": stored}
+
+
+def ingestion(bench: BenchStack) -> Iterator[dict[str, Any]]:
+    total, clients = (1_000, 4) if bench.quick else (10_000, 4)
+    method = (
+        "Signed shim events (the real events of this run's requests, under new delivery ids) POSTed to /v1/events by "
+        f"{clients} client processes on the same machine, a new connection each, to a web service under gunicorn "
+        f"({bench.live.web_workers} sync workers) with an empty store; accepted = answered 202 and found pending in the store afterwards."
+    )
+    sqlite = _ingest(bench, "ingestion-sqlite", f"sqlite:///{bench.root / 'ingestion.sqlite3'}", total, clients)
+    yield {
+        "name": "ingestion (SQLite store)",
+        "measured": f"{sqlite['rate']:,.0f} events/s",
+        "goal": ">= 500/s on 2 cores",
+        "met": sqlite["rate"] >= 500,
+        "method": method,
+        "details": [f"{sqlite['accepted']:,} events in {sqlite['took']:.1f} s; {sqlite['stored']:,} pending in the inbox afterwards"],
+    }
+    with _postgres_database() as pg_url:
+        if pg_url is None:
+            return
+        pg = _ingest(bench, "ingestion-postgres", pg_url, total, clients)
+        yield {
+            "name": "ingestion (PostgreSQL store)",
+            "measured": f"{pg['rate']:,.0f} events/s",
+            "goal": ">= 500/s on 2 cores",
+            "met": pg["rate"] >= 500,
+            "method": "As above, with the store on this machine's PostgreSQL (the multi-instance store).",
+            "details": [f"{pg['accepted']:,} events in {pg['took']:.1f} s; {pg['stored']:,} pending in the inbox afterwards"],
+        }
+
+
+# -- Redmine calls per event ----------------------------------------------------------------
+
+
+def _lifecycles(bench: BenchStack, count: int) -> Iterator[None]:
+    """What a MASH team does in a day, in steps: the service's answers to one
+    step (routing for approval) come before the people's next step. Each
+    yield is a point where the service catches up."""
+    rest = bench.rest
+    routed = []
+    for n in range(count):
+        clean = rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone=""), subject=f"Calls clean {n}")
+        rest.update_issue("practitioner1", clean, decision_values(), status=S.ASSESSING)
+        rest.update_issue("practitioner1", clean, share_values(today().isoformat()), status=S.SHARED)
+        phone = rest.create_issue("practitioner2", intake_values(recipient_entitlement="In doubt"), subject=f"Calls approval {n}")
+        rest.update_issue("practitioner2", phone, decision_values(), status=S.ASSESSING)
+        routed.append(phone)
+        disputed = rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone=""), subject=f"Calls escalation {n}")
+        rest.update_issue("practitioner1", disputed, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed threshold"})
+        breach = rest.create_issue(None, intake_values(request_channel="Letter", requester_phone=""), subject=f"Calls breach {n}")
+        rest.update_issue(None, breach, {**decision_values(decision_reasons=""), **share_values(today().isoformat())}, status=S.SHARED)
+    yield
+    for issue_id in routed:
+        rest.update_issue("manager1", issue_id, {F.APPROVAL_DECISION: "Approved", F.APPROVAL_NOTES: "Entitlement checked"})
+    yield
+    for issue_id in routed:
+        rest.update_issue("practitioner2", issue_id, share_values(today().isoformat()), status=S.SHARED)
+    yield
+
+
+def calls(bench: BenchStack) -> Iterator[dict[str, Any]]:
+    bench.drain()  # what earlier benchmarks left in the inbox; not counted
+    count = 3 if bench.quick else 15
+    processed = requests_made = 0
+    for _ in _lifecycles(bench, count):
+        bench.wait_for_events()
+        events, made = bench.drain()
+        processed += events
+        requests_made += made
+    per_event = requests_made / processed if processed else float("inf")
+    yield {
+        "name": "Redmine calls per event",
+        "measured": f"{per_event:.2f}",
+        "goal": "<= 2 on average",
+        "met": per_event <= 2,
+        "method": (
+            f"{count} of each of four request lifecycles (shared without approval; routed for approval, approved by "
+            "manager1, then shared; a disagreement escalated; an administrator's save breaking R-DECISION) made through "
+            "Redmine's REST API; the worker drained the inbox after each step, counting every HTTP request it sent to Redmine."
+        ),
+        "details": [f"{processed} events processed, {requests_made} Redmine requests"],
+    }
+
+
+# -- sweeps -----------------------------------------------------------------------------------
+
+
+def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations: int, overdue: int) -> float:
+    """Closed, complete requests and open escalations written straight into
+    the benchmark Redmine's database (benchmarks/seed_requests.rb)."""
+    config = bench.live.config()
+    names = config.names
+    values = {
+        **intake_values(request_channel="Letter", requester_phone=""),
+        **decision_values(),
+        **share_values(today().isoformat(), retention_category="Child in need"),
+        F.LEGAL_HOLD: "0",
+    }
+    stage = config.escalation.stages[0]
+    seed = {
+        "project": "mash",
+        "author": "practitioner1",
+        "today": today().isoformat(),
+        "requests": requests_total,
+        "requests_due": requests_due,
+        "request_values": {names.field(k): v for k, v in values.items() if k is not F.SHARED_ON},
+        "shared_on_field": names.field(F.SHARED_ON),
+        "category_years": config.retention.category("Child in need").years,
+        "escalations": escalations,
+        "escalations_overdue": overdue,
+        "escalation_values": {
+            names.field(F.ESCALATION_STAGE): stage.label,
+            names.field(F.POINTS_OF_DISAGREEMENT): "Threshold for sharing",
+            names.field(F.URGENT_ESCALATION): "0",
+        },
+        "escalation_request_status": names.status(S.RECEIVED),
+        "escalation_request_values": {
+            names.field(k): v
+            for k, v in {
+                **intake_values(request_channel="Letter", requester_phone=""),
+                F.DISAGREEMENT_RAISED: "1",
+                F.DISAGREEMENT_DETAILS: "Threshold for sharing",
+            }.items()
+        },
+    }
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["ruby", "bin/rails", "runner", str(SEED_SCRIPT)],
+        cwd=debian.REDMINE_ROOT,
+        env=bench.live.instance.env({"SEED": json.dumps(seed)}),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if not line.lstrip().startswith("from ")]
+        raise BenchError("seeding failed:\n" + "\n".join(lines[:10]))
+    return time.perf_counter() - started
+
+
+def _noon(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), zoneinfo.ZoneInfo("Europe/London"))
+
+
+def _timed(fn) -> tuple[Any, float]:
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+@dataclasses.dataclass
+class FullScan:
+    """A job without Redmine's filters: list every issue of the tracker, then
+    read and evaluate each as it is now (its history included), as a job
+    that cannot select must. The listing is always measured in full; the
+    evaluation on every issue, or on a random sample when there are too
+    many to wait for (its cost per issue is the same for each, so it is
+    scaled by the count, and the figures say so)."""
+
+    listed: int = 0
+    list_requests: int = 0
+    list_seconds: float = 0.0
+    evaluated: int = 0
+    eval_requests: int = 0
+    eval_seconds: float = 0.0
+    acting: int = 0
+
+    @property
+    def seconds(self) -> float:
+        """The whole scan's time (the evaluation scaled up if sampled)."""
+        return self.list_seconds + self.eval_seconds / self.evaluated * self.listed if self.evaluated else self.list_seconds
+
+    @property
+    def requests(self) -> int:
+        return self.list_requests + round(self.eval_requests / self.evaluated * self.listed) if self.evaluated else self.list_requests
+
+    @property
+    def sampled(self) -> bool:
+        return self.evaluated < self.listed
+
+    def describe(self) -> str:
+        scaled = f" (evaluation measured on a random {self.evaluated:,} and scaled to {self.listed:,})" if self.sampled else ""
+        return (
+            f"full scan: listing {self.listed:,} issues took {self.list_requests:,} requests and {self.list_seconds:.1f} s; "
+            f"with each evaluated {self.requests:,} requests and {self.seconds:.0f} s{scaled}"
+        )
+
+
+class Sweep:
+    """Runs a job, or a full scan, counting Redmine requests and seconds."""
+
+    def __init__(self, bench: BenchStack, *, dry_run: bool):
+        self.services = build_services(bench.live.config(), dry_run=dry_run, echo=lambda _line: None)
+        self.enforcer = self.services.enforcer
+        self.redmine = self.services.redmine
+
+    def run(self, fn) -> tuple[Any, int, float]:
+        before = self.redmine.requests_sent
+        value, took = _timed(fn)
+        return value, self.redmine.requests_sent - before, took
+
+    def full_scan(self, tracker: TrackerKey, status: str, now: dt.datetime, sample: int | None = None) -> FullScan:
+        scan = FullScan()
+        refs, scan.list_requests, scan.list_seconds = self.run(lambda: list(self.redmine.issues_where(tracker, {}, status_id=status)))
+        scan.listed = len(refs)
+        if sample is not None and sample < len(refs):
+            refs = random.Random(3).sample(refs, sample)
+        scan.evaluated = len(refs)
+
+        def evaluate() -> int:
+            return sum(bool(self.enforcer.act_on_current(ref, now, "scheduler")) for ref in refs)
+
+        scan.acting, scan.eval_requests, scan.eval_seconds = self.run(evaluate)
+        return scan
+
+
+def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
+    total, escalations, sample = (5_000, 200, None) if bench.quick else (50_000, 1_000, 2_000)
+    due, overdue = total // 100, escalations // 100
+    print(f"   seeding {total:,} closed requests ({due} due) and {escalations:,} escalations ({overdue} overdue)...", flush=True)
+    seeded = _seed(bench, total, due, escalations, overdue)
+    now = _noon(today())
+
+    dry = Sweep(bench, dry_run=True)
+    growth = []
+    for days_before in (20, 10, 0):
+        report, made, took = dry.run(lambda d=days_before: dry.enforcer.run_retention(_noon(today() - dt.timedelta(days=d))))
+        growth.append((report.due, made, took))
+    selected_due, selected_requests, selected_time = growth[-1]
+    print("   full scan of the closed requests (read-only)...", flush=True)
+    scan = dry.full_scan(TrackerKey.INFORMATION_REQUEST, "c", now, sample)
+    if not scan.sampled and scan.acting < selected_due:
+        raise BenchError(f"the full scan found {scan.acting} requests to act on, the job {selected_due}: they should agree")
+
+    real = Sweep(bench, dry_run=False)
+    first, first_requests, first_time = real.run(lambda: real.enforcer.run_retention(now))
+    again, again_requests, again_time = real.run(lambda: real.enforcer.run_retention(now))
+    speedup, listing_speedup = scan.seconds / selected_time, scan.list_seconds / selected_time
+    grows = growth[0][1] < growth[1][1] < growth[2][1] and selected_requests <= selected_due + 10
+    yield {
+        "name": "retention sweep",
+        "measured": (
+            f"{speedup:.0f}x faster than a full scan ({listing_speedup:.0f}x faster than only listing every request); "
+            f"{selected_requests / selected_due:.2f} Redmine requests per due request"
+        ),
+        "goal": ">= 20x; requests grow with the due count",
+        "met": speedup >= 20 and grows,
+        "method": (
+            f"{total:,} closed information requests seeded into Redmine ({due} = 1% due for review within the 30-day lead time; "
+            f"seeded in {seeded:.0f} s). The retention job (Redmine's filter on the review date) against a full scan; both "
+            "read-only (dry run), so each does the same work per request it looks at. The job was also run on earlier days, "
+            "when fewer were due. Then the job for real, twice: opening the reviews, and the next run finding them open."
+        ),
+        "details": [
+            *(f"job with {d} due: {r:,} Redmine requests, {t:.1f} s" for d, r, t in growth),
+            scan.describe(),
+            f"job for real: {len(first.opened)} reviews opened; {first_requests:,} requests, {first_time:.1f} s",
+            f"next run: {len(again.opened)} opened, {again.reminders} reminders posted; {again_requests:,} requests, {again_time:.1f} s",
+        ],
+    }
+
+    timers, timer_requests, timer_time = dry.run(lambda: dry.enforcer.run_escalations(now))
+    print("   full scan of the open escalations (read-only)...", flush=True)
+    scan = dry.full_scan(TrackerKey.ESCALATION, "o", now)
+    moved, moved_requests, moved_time = real.run(lambda: real.enforcer.run_escalations(now))
+    speedup = scan.seconds / timer_time
+    yield {
+        "name": "escalation sweep",
+        "measured": f"{speedup:.0f}x faster than a full scan; {timer_requests} Redmine requests for {timers.checked} due",
+        "goal": ">= 20x; requests grow with the due count",
+        "met": speedup >= 20 and timer_requests <= timers.checked + 10,
+        "method": (
+            f"{escalations:,} open escalations seeded ({overdue} = 1% past their stage's due date). The escalation job "
+            "(Redmine's filters: open and due before today; open without a stage) against a full scan of every open "
+            "escalation, both read-only; then the job for real."
+        ),
+        "details": [
+            f"job: {timers.checked} overdue or unstarted, {timer_requests:,} Redmine requests, {timer_time:.2f} s",
+            scan.describe(),
+            f"job for real: {len(moved.moved)} moved on, {moved_requests:,} requests, {moved_time:.1f} s",
+        ],
+    }
