@@ -65,9 +65,12 @@ def write_results(results: list[dict], info: dict[str, str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmarks", nargs="*", choices=ALL, help="which to run (default: all)")
+    parser.add_argument("benchmarks", nargs="*", metavar="NAME", help=f"which to run: {', '.join(ALL)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller numbers, for trying the benchmarks out")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.benchmarks if name not in ALL]
+    if unknown:
+        parser.error(f"no benchmark called {', '.join(unknown)}; choose from {', '.join(ALL)}")
     chosen = args.benchmarks or list(ALL)
     info = machine()
     print("Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
