@@ -9,8 +9,10 @@ calls at start-up; it is idempotent (see MIGRATIONS).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -23,6 +25,9 @@ from sqlalchemy.engine import Engine
 from schemas.events import Event, event_from_json, event_to_json
 
 SCHEMA_VERSION = 2
+# PostgreSQL advisory lock key (64-bit, from the name) under which processes
+# migrate the store one at a time.
+MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"infoshare:migrate").digest()[:8], "big", signed=True)
 
 metadata = sa.MetaData()
 
@@ -204,8 +209,30 @@ class Store:
 
     def migrate(self) -> None:
         """Create what is missing and bring an older store up to this release.
-        Every process does this at start-up, several at once under gunicorn:
-        a table another process created a moment ago is not an error."""
+        Every process does this at start-up, several at once under gunicorn
+        and across instances: on PostgreSQL they take turns (an advisory
+        lock), as two CREATE TABLEs of one name collide there; on SQLite a
+        table another process created a moment ago is not an error."""
+        with self._migration_turn():
+            self._migrate()
+
+    @contextlib.contextmanager
+    def _migration_turn(self) -> Iterator[None]:
+        if self.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.engine.connect() as conn:
+            # A session lock, held while other connections migrate; it ends
+            # with the connection if this process dies half way.
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+
+    def _migrate(self) -> None:
         for attempt in range(5):
             try:
                 existed = sa.inspect(self.engine).has_table("deliveries")

@@ -221,6 +221,16 @@ class InboxConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SchedulerConfig:
+    """When `infoshare scheduler` runs the daily jobs (times of day in
+    calendar.timezone). The reconciler runs every reconciler.interval_minutes."""
+
+    retention_at: tuple[dt.time, ...]
+    escalations_at: tuple[dt.time, ...]
+    approval_reminders_at: tuple[dt.time, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     redmine: RedmineConfig
     service: ServiceConfig
@@ -234,6 +244,7 @@ class Config:
     retention: RetentionConfig
     reconciler: ReconcilerConfig
     inbox: InboxConfig
+    scheduler: SchedulerConfig
     # Where the file was read from, for messages and `var/stack.json`.
     source: str = ""
 
@@ -633,10 +644,47 @@ class InboxSchema(_Strict):
         return InboxConfig(**data)
 
 
+class TimeOfDay(fields.Field):
+    """A time of day written "HH:MM" or "HH:MM:SS"."""
+
+    default_error_messages = {"invalid": "must be a time of day written HH:MM or HH:MM:SS, for example \"06:30\""}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not re.fullmatch(r"\d{2}:\d{2}(:\d{2})?", value):
+            raise self.make_error("invalid")
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+def _times_of_day(default: list[str]) -> fields.List:
+    return fields.List(
+        TimeOfDay(),
+        load_default=lambda: [dt.time.fromisoformat(t) for t in default],
+        validate=validate.Length(min=1, error="give at least one time of day"),
+    )
+
+
+class SchedulerSchema(_Strict):
+    # Retention reviews before the working day starts; escalation timers early
+    # and again at midday in case the morning run was missed; reminders of
+    # outstanding retrospective approvals when managers start work.
+    retention_at = _times_of_day(["06:30"])
+    escalations_at = _times_of_day(["07:05", "12:05"])
+    approval_reminders_at = _times_of_day(["09:00"])
+
+    @post_load
+    def make(self, data, **_):
+        return SchedulerConfig(**{key: tuple(sorted(set(times))) for key, times in data.items()})
+
+
 class ConfigSchema(_Strict):
     defaults_to_load = {
         key: dict
-        for key in ("service", "webhook", "gate", "names", "approval", "urgency", "calendar", "escalation", "retention", "reconciler", "inbox")
+        for key in (
+            "service", "webhook", "gate", "names", "approval", "urgency", "calendar", "escalation", "retention", "reconciler", "inbox", "scheduler",
+        )
     }
 
     redmine = fields.Nested(RedmineSchema, required=True)
@@ -651,6 +699,7 @@ class ConfigSchema(_Strict):
     retention = fields.Nested(RetentionSchema)
     reconciler = fields.Nested(ReconcilerSchema)
     inbox = fields.Nested(InboxSchema)
+    scheduler = fields.Nested(SchedulerSchema)
 
     @post_load
     def make(self, data, **_):

@@ -3,6 +3,7 @@ service's database, plus the inbox worker on a thread of its own."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 import threading
@@ -11,6 +12,9 @@ import time
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
+from apscheduler.triggers.cron import CronTrigger
 
 from plugin.jobs import tasks
 from plugin.jobs.lock import SchedulerLock
@@ -22,13 +26,20 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
 LOCK_CHECK_SECONDS = 15.0
 
 
+def at_times(times: tuple[dt.time, ...], timezone: str) -> BaseTrigger:
+    """A trigger firing every day at each of `times` (local to `timezone`)."""
+    daily = [CronTrigger(hour=t.hour, minute=t.minute, second=t.second, timezone=timezone) for t in times]
+    return daily[0] if len(daily) == 1 else OrTrigger(daily)
+
+
 def build_scheduler(services: Services) -> BlockingScheduler:
     config = services.config
+    tz = config.calendar.timezone
     scheduler = BlockingScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=services.store.engine, tablename="scheduler_jobs")},
         executors={"default": ThreadPoolExecutor(4)},
         job_defaults=JOB_DEFAULTS,
-        timezone=config.calendar.timezone,
+        timezone=tz,
     )
     # Fixed ids and replace_existing: a restart with a changed interval
     # updates the stored job instead of adding a second one.
@@ -39,14 +50,14 @@ def build_scheduler(services: Services) -> BlockingScheduler:
         id="reconcile",
         replace_existing=True,
     )
-    # Retrospective-approval reminders, each morning; the rule itself skips
-    # days that are not working days.
-    scheduler.add_job("plugin.jobs.tasks:approval_reminders", "cron", hour=9, minute=0, id="approval_reminders", replace_existing=True)
-    # Escalation timers: due dates are days, so early each morning, and again
-    # at midday in case the morning run was missed.
-    scheduler.add_job("plugin.jobs.tasks:escalations", "cron", hour="7,12", minute=5, id="escalations", replace_existing=True)
-    # Retention reviews and their reminders, daily.
-    scheduler.add_job("plugin.jobs.tasks:retention", "cron", hour=6, minute=30, id="retention", replace_existing=True)
+    daily = config.scheduler
+    # Retrospective-approval reminders; the rule itself skips days that are
+    # not working days.
+    scheduler.add_job("plugin.jobs.tasks:approval_reminders", at_times(daily.approval_reminders_at, tz), id="approval_reminders", replace_existing=True)
+    # Escalation timers: due dates are days, so a run or two a day suffices.
+    scheduler.add_job("plugin.jobs.tasks:escalations", at_times(daily.escalations_at, tz), id="escalations", replace_existing=True)
+    # Retention reviews and their reminders.
+    scheduler.add_job("plugin.jobs.tasks:retention", at_times(daily.retention_at, tz), id="retention", replace_existing=True)
     return scheduler
 
 

@@ -70,6 +70,46 @@ def test_the_store_runs_on_postgresql(store):
     assert store.load_event(store.pending()[0]) == e
 
 
+def test_processes_starting_together_on_a_new_database_migrate_it_once(pg_url):
+    """Every web worker and instance migrates the store at start-up; on a new
+    PostgreSQL database they take turns instead of colliding."""
+    fresh = f"infoshare_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{fresh}"'))
+    url = sa.engine.make_url(pg_url).set(database=fresh).render_as_string(hide_password=False)
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def starting_process():
+        store = Store(url)  # its own engine, as a separate process has
+        try:
+            start.wait()
+            store.migrate()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            store.engine.dispose()
+
+    try:
+        threads = [threading.Thread(target=starting_process) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        check = Store(url)
+        with check.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version FROM schema_info")).scalars().all() == [2]
+            assert conn.execute(sa.text("SELECT seq FROM audit_head")).scalars().all() == [0]
+        assert check.accept(event(1))
+        check.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def test_workers_on_several_instances_never_process_a_delivery_twice_and_keep_each_issues_order(pg_url, store):
     issues = list(range(1, 21))
     sent = [event(random.choice(issues)) for _ in range(300)]

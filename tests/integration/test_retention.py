@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import zoneinfo
 
 import pytest
 from redminelib.exceptions import ResourceNotFoundError, ValidationError
 
+from plugin.devstack import processes
+from plugin.devstack.stack import BIN_DIR
 from plugin.policy.retention import add_years
 from schemas.names import StatusKey
 from schemas.record import FieldKey
@@ -196,3 +199,39 @@ def test_the_daily_query_costs_follow_the_due_requests_not_all_requests(live, re
     due_after, requests_after = cost()
     assert due_after == due_before + 1
     assert 0 < requests_after - requests_before <= 4
+
+
+def retention_runs(log) -> int:
+    """Runs of the retention job the scheduler has logged as finished."""
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return sum(1 for e in entries if e.get("msg") == "job finished" and e.get("job") == "retention")
+
+
+def test_the_scheduler_opens_a_due_review_unattended(live, rest):
+    """No command given: `infoshare scheduler` runs the retention job at its
+    configured times; a second run that day changes nothing."""
+    request_id, review_id, _ = open_review_for(live, rest, subject="Scheduled review")
+    soon = today() + dt.timedelta(days=10)  # within the 30-day lead time
+    complete(rest, review_id, {F.REVIEW_OUTCOME: "Retain", F.REVIEW_JUSTIFICATION: "Proceedings continue", F.NEXT_REVIEW_DATE: soon.isoformat()})
+    wait_until(lambda: rest.field_value(rest.issue(request_id), F.RETENTION_REVIEW_DATE) == soon.isoformat(), what="the new review date")
+    live.settle()
+
+    now = dt.datetime.now(LONDON)
+    times = [(now + dt.timedelta(seconds=s)).strftime("%H:%M:%S") for s in (8, 14)]
+    config = live.root / "scheduler-timed.toml"
+    config.write_text(live.config_path.read_text() + f"\n[scheduler]\nretention_at = {json.dumps(times)}\n")
+    log = live.log("scheduler-timed")
+    with live.paused_scheduler():
+        proc = processes.start([str(BIN_DIR / "infoshare"), "--config", str(config), "scheduler"], log_path=log, env=live.service_env())
+        try:
+            wait_until(lambda: retention_runs(log) >= 2 or proc.poll() is not None, timeout=60, what="two runs")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    assert retention_runs(log) == 2, log.read_text()[-2000:]
+
+    open_reviews = [r for r in reviews_of(rest, request_id) if r["status"]["name"] == "Review due"]
+    assert len(open_reviews) == 1
+    (review,) = open_reviews
+    assert review["id"] != review_id and review["due_date"] == soon.isoformat()
+    assert review["assigned_to"]["name"] == "Information governance"

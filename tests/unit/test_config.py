@@ -181,12 +181,24 @@ def test_example_mentions_every_key():
         (with_(retention={"destroy": "shred"}), "retention.destroy: must be one of: delete, anonymise"),
         (with_(reconciler={"breach_assignee": "everyone"}), "reconciler.breach_assignee: must be one of"),
         (with_(gate={"block_when_unreachable": ["closed"]}), "gate.block_when_unreachable[1]: must be one of"),
+        (with_(scheduler={"retention_at": ["6.30am"]}), "scheduler.retention_at[1]: must be a time of day written HH:MM or HH:MM:SS"),
+        (with_(scheduler={"escalations_at": ["07:05", "25:00"]}), "scheduler.escalations_at[2]: must be a time of day"),
+        (with_(scheduler={"approval_reminders_at": []}), "scheduler.approval_reminders_at: give at least one time of day"),
+        (with_(scheduler={"retention_at": "06:30"}), "scheduler.retention_at: must be a list"),
         ({"redmine": "http://x", "webhook": {"secret": "s" * 16}}, "redmine: must be a table"),
     ],
 )
 def test_each_error_names_the_key_and_what_is_wrong(data, expected):
     lines = errors_for(data)
     assert any(line.startswith(expected) for line in lines), lines
+
+
+def test_job_times_are_times_of_day_in_order():
+    import datetime as dt
+
+    c = load_config_data(with_(scheduler={"escalations_at": ["12:05", "07:05:30", "12:05"]}))
+    assert c.scheduler.escalations_at == (dt.time(7, 5, 30), dt.time(12, 5))
+    assert load_config_data(MINIMAL).scheduler.retention_at == (dt.time(6, 30),)
 
 
 def test_all_errors_are_reported_at_once():
