@@ -57,10 +57,21 @@ def _undo_attribute(issue: Issue, name: str, old: Any, names: Mapping[str, Mappi
         issue[name] = old
 
 
-def _undo_custom_field(issue: Issue, field_id: str, old: Any, new: Any) -> None:
-    entry = next((cf for cf in issue.get("custom_fields", []) if str(cf.get("id")) == field_id), None)
-    if entry is None:
+def positions(issue: Issue) -> dict[str, int]:
+    """Where each custom field is in the issue's list, by id as journals name
+    it. Undoing a save keeps the list's order, so this holds for every
+    earlier state too."""
+    return {str(cf.get("id")): i for i, cf in enumerate(issue.get("custom_fields") or [])}
+
+
+def _undo_custom_field(issue: Issue, field_id: str, old: Any, new: Any, position: Mapping[str, int]) -> None:
+    entries = issue.get("custom_fields", [])
+    index = position.get(field_id)
+    if index is None:
         return  # the field is no longer on this issue
+    # A copy of the entry replaces it: the entries are shared with the
+    # states after this one.
+    entry = entries[index] = dict(entries[index])
     value = entry.get("value")
     if entry.get("multiple") or isinstance(value, list):
         # Redmine journals a multiple field one value at a time: added values
@@ -75,18 +86,23 @@ def _undo_custom_field(issue: Issue, field_id: str, old: Any, new: Any) -> None:
         entry["value"] = old
 
 
-def undo(after: Issue, details: Iterable[Mapping[str, Any]], names: Mapping[str, Mapping[int, str]]) -> Issue:
-    """The issue as it was before a journal's details were applied."""
-    # The undo steps replace values (never change them in place), so copying
-    # the issue and its custom field entries is enough; a deep copy of every
-    # journal's issue was most of the gate's decision time.
-    before = {**after, "custom_fields": [dict(cf) for cf in after.get("custom_fields") or []]}
+def undo(
+    after: Issue, details: Iterable[Mapping[str, Any]], names: Mapping[str, Mapping[int, str]], position: Mapping[str, int] | None = None
+) -> Issue:
+    """The issue as it was before a journal's details were applied.
+    `position` is `positions(after)`, when the caller has it at hand."""
+    # The undo steps replace values and the custom field entries they change
+    # (never change them in place), so copying the issue and the list of its
+    # entries is enough; a deep copy of every journal's issue was most of the
+    # gate's decision time.
+    before = {**after, "custom_fields": list(after.get("custom_fields") or [])}
+    position = positions(after) if position is None else position
     for d in details:
         prop, name = d.get("property"), str(d.get("name"))
         if prop == "attr":
             _undo_attribute(before, name, d.get("old_value"), names)
         elif prop == "cf":
-            _undo_custom_field(before, name, d.get("old_value"), d.get("new_value"))
+            _undo_custom_field(before, name, d.get("old_value"), d.get("new_value"), position)
         # attachments and relations do not change what the rules look at
     return before
 
@@ -99,8 +115,9 @@ def changes(issue: Issue, names: Mapping[str, Mapping[int, str]]) -> list[Change
     journals = sorted(issue.get("journals") or [], key=lambda j: j["id"])
     found: list[Change] = []
     after = current
+    position = positions(current)
     for journal in reversed(journals):
-        before = undo(after, journal.get("details") or [], names)
+        before = undo(after, journal.get("details") or [], names, position)
         user = journal.get("user") or {}
         found.append(Change(journal["id"], user.get("id"), user.get("name") or "", parse_time(journal.get("created_on")), before, after))
         after = before

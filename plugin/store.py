@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import functools
 import hashlib
 import json
 import time
@@ -285,26 +286,31 @@ class Store:
     def accept(self, event: Event, now: dt.datetime | None = None) -> bool:
         """Store a verified event. Returns False when its delivery id was
         already stored (a redelivery): nothing is written then."""
-        stmt = (
+        row = {
+            "delivery_id": event.delivery_id,
+            "source": event.source.value,
+            "event_type": event.type.value,
+            "issue_id": event.issue_id,
+            "journal_id": event.journal_id,
+            "payload": json.dumps(event_to_json(event), separators=(",", ":")),
+            "received_at": now or utcnow(),
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+        }
+        with self.engine.begin() as conn:
+            return conn.execute(self._accept_statement, row).first() is not None
+
+    @functools.cached_property
+    def _accept_statement(self):
+        # Built once per store, values bound at each call: every event goes
+        # through here, and building the statement cost as much as running it.
+        return (
             self._insert(deliveries)
-            .values(
-                delivery_id=event.delivery_id,
-                source=event.source.value,
-                event_type=event.type.value,
-                issue_id=event.issue_id,
-                journal_id=event.journal_id,
-                payload=json.dumps(event_to_json(event), separators=(",", ":")),
-                received_at=now or utcnow(),
-                status=DeliveryStatus.PENDING.value,
-                attempts=0,
-            )
             .on_conflict_do_nothing(index_elements=["delivery_id"])
             # RETURNING says whether a row was written (rowcount is not
             # reliable for INSERT ... ON CONFLICT across drivers).
             .returning(deliveries.c.id)
         )
-        with self.engine.begin() as conn:
-            return conn.execute(stmt).first() is not None
 
     def _claimable(self, now: dt.datetime):
         """Deliveries a worker may take: waiting, due, not held by a live

@@ -15,9 +15,9 @@ import enum
 import re
 from typing import Any
 
-from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, post_load, pre_load, validate
+from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, post_load, pre_load
 
-from schemas.records import CUSTOM_FIELD_VALUE, JOURNAL, REF, Record, Records
+from schemas.records import ISSUE, JOURNAL, Record
 
 
 class EventType(str, enum.Enum):
@@ -75,21 +75,6 @@ class Event:
         return (self.issue.get("tracker") or {}).get("name")
 
 
-# --- REST shapes -----------------------------------------------------------
-
-
-class IssueSchema(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    project = Record(REF, required=True)
-    tracker = Record(REF, required=True)
-    status = Record(REF, required=True)
-    subject = fields.String(allow_none=True)
-    custom_fields = Records(CUSTOM_FIELD_VALUE, load_default=list)
-
-
 def _event_type(value: Any) -> EventType:
     try:
         return EventType(value)
@@ -130,7 +115,7 @@ class ShimEventSchema(_TypedEvent):
     type = fields.String(required=True)
     occurred_at = fields.AwareDateTime(required=True, default_timezone=dt.timezone.utc)
     actor = fields.Nested(_Actor, load_default=dict)
-    issue = fields.Nested(IssueSchema, required=True)
+    issue = Record(ISSUE, required=True)
     journal = Record(JOURNAL, allow_none=True, load_default=None)
 
     @post_load
@@ -155,7 +140,7 @@ class _NativeData(Schema):
     class Meta:
         unknown = INCLUDE
 
-    issue = fields.Nested(IssueSchema, required=True)
+    issue = Record(ISSUE, required=True)
     journal = Record(JOURNAL, allow_none=True, load_default=None)
 
 
@@ -223,9 +208,24 @@ class StoredEventSchema(Schema):
         return Event(**data)
 
 
+_STORED = StoredEventSchema()  # built once: building a schema costs more than using it
+
+
 def event_to_json(event: Event) -> dict[str, Any]:
-    return StoredEventSchema().dump(event)
+    """The stored form (what StoredEventSchema dumps), built directly: the
+    inbox stores every event, and dumping through the schema copied each
+    nested dict of the issue first."""
+    return {
+        "delivery_id": event.delivery_id,
+        "source": event.source.value,
+        "type": event.type.value,
+        "occurred_at": event.occurred_at.isoformat(),
+        "issue": event.issue,
+        "journal": event.journal,
+        "actor_id": event.actor_id,
+        "actor_login": event.actor_login,
+    }
 
 
 def event_from_json(data: dict[str, Any]) -> Event:
-    return StoredEventSchema().load(data)
+    return _STORED.load(data)

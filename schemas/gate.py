@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields
 
-from schemas.events import IssueSchema
-from schemas.records import JOURNAL, Key, Records, Shape, integer, string, strings
-
-
-class ProposedIssueSchema(IssueSchema):
-    """A new issue has no id yet."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.Integer(required=False, allow_none=True, load_default=None, strict=True, validate=validate.Range(min=1))
+from schemas.records import ISSUE, JOURNAL, PROPOSED_ISSUE, Key, Record, Records, Shape, integer, string, strings
 
 
 class GateActorSchema(Schema):
@@ -40,8 +30,8 @@ class GateRequestSchema(Schema):
         unknown = RAISE
 
     request_id = fields.UUID(required=True)
-    issue = fields.Nested(ProposedIssueSchema, required=True)
-    previous = fields.Nested(IssueSchema, allow_none=True, load_default=None)
+    issue = Record(PROPOSED_ISSUE, required=True)
+    previous = Record(ISSUE, allow_none=True, load_default=None)
     # The previous issue's journals (without notes), oldest first: who
     # recorded what is read from them.
     journals = Records(JOURNAL, load_default=list)

@@ -72,7 +72,10 @@ def gate():
     metrics.gate.labels(outcome=decision.outcome.value).inc()
     metrics.gate_seconds.observe(time.perf_counter() - started)
     _audit(decision, data)
-    log.info(
+    # Allowed saves are the many: /metrics counts them; refusals and
+    # bypasses are the ones an operator looks for (and are audited).
+    log.log(
+        logging.DEBUG if decision.outcome is GateOutcome.ALLOWED else logging.INFO,
         "gate decision",
         extra={
             "issue_id": data["issue"].get("id"),

@@ -8,9 +8,8 @@ import pytest
 from marshmallow import Schema, ValidationError
 
 from schemas.config import flatten_errors
-from schemas.events import IssueSchema
 from schemas.gate import PRINCIPAL, STATUS
-from schemas.records import CUSTOM_FIELD_VALUE, JOURNAL, JOURNAL_DETAIL, REF, Invalid, Key, Records, Shape, boolean, integer, records, string
+from schemas.records import CUSTOM_FIELD_VALUE, ISSUE, JOURNAL, JOURNAL_DETAIL, PROPOSED_ISSUE, REF, Record, Invalid, Key, Records, Shape, boolean, integer, records, string
 
 
 def problems(shape: Shape, data) -> dict:
@@ -57,11 +56,23 @@ def test_list_errors_are_keyed_by_position_and_flatten_counting_from_one():
 def test_inside_a_marshmallow_schema_the_errors_read_like_any_other():
     issue = {"id": 42, "project": {"id": 1}, "tracker": {"id": 4, "name": "Information request"}, "status": None}
     issue["custom_fields"] = [{"id": 1, "name": "Urgency", "value": "Red"}, {"id": 2, "name": "Decision", "value": 9}]
+    class Holder(Schema):
+        issue = Record(ISSUE, required=True)
+
     with pytest.raises(ValidationError) as caught:
-        IssueSchema().load(issue)
+        Holder().load({"issue": issue})
     lines = flatten_errors(caught.value.messages)
-    assert "status: Field may not be null." in lines
-    assert "custom_fields[2].value: must be a string, a list of strings or null" in lines
+    assert "issue.status: Field may not be null." in lines
+    assert "issue.custom_fields[2].value: must be a string, a list of strings or null" in lines
+
+
+def test_an_issue_needs_a_positive_id_unless_it_is_new():
+    issue = {"project": {"id": 1}, "tracker": {"id": 4, "name": "Information request"}, "status": {"id": 1, "name": "Received"}}
+    assert problems(ISSUE, issue) == {"id": ["Missing data for required field."]}
+    assert problems(ISSUE, {**issue, "id": 0}) == {"id": ["Must be greater than or equal to 1."]}
+    assert problems(ISSUE, {**issue, "id": "7"}) == {"id": ["Not a valid integer."]}
+    assert PROPOSED_ISSUE.load(issue) == {**issue, "id": None, "custom_fields": []}
+    assert ISSUE.load({**issue, "id": 7, "later": "kept"})["later"] == "kept"
 
 
 def test_a_checked_field_is_required_and_defaults_as_declared():

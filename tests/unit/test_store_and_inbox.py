@@ -32,6 +32,16 @@ def test_stored_event_round_trips(store):
     assert store.get(e.delivery_id)["issue_id"] == 7
 
 
+def test_the_stored_form_is_what_the_stored_schema_dumps():
+    from schemas.events import NativeEventSchema, StoredEventSchema, event_from_json, event_to_json
+    from tests.support.payloads import native_event
+
+    for event in (ShimEventSchema().load(shim_event(7)), NativeEventSchema().load(native_event(8))):
+        stored = event_to_json(event)
+        assert stored == StoredEventSchema().dump(event)
+        assert event_from_json(json.loads(json.dumps(stored))) == event
+
+
 def test_migrate_is_idempotent_and_refuses_a_newer_store(tmp_path):
     s = Store(f"sqlite:///{tmp_path / 'nested' / 's.sqlite3'}")
     s.migrate()

@@ -6,6 +6,9 @@ module RedmineInfoshare
   module IssuePatch
     def self.included(base)
       base.class_eval do
+        # The question goes out once Redmine's own before-validation changes
+        # are made, and the answer is read after its own validations ran.
+        before_validation :infoshare_gate_ask
         validate :infoshare_gate
         after_commit :infoshare_emit_created, on: :create
         after_commit :infoshare_emit_updated, on: :update
@@ -15,10 +18,16 @@ module RedmineInfoshare
 
     private
 
-    def infoshare_gate
-      return unless Settings.gate_enabled? && Settings.handles?(self)
+    def infoshare_gate_ask
+      @infoshare_gate_answer = (GateClient.ask(self) if Settings.gate_enabled? && Settings.handles?(self))
+    end
 
-      result = GateClient.check(self)
+    def infoshare_gate
+      answer = @infoshare_gate_answer
+      @infoshare_gate_answer = nil
+      return unless answer
+
+      result = answer.result
       if result.reachable
         result.messages.each {|message| errors.add(:base, message) }
       elsif infoshare_entering_blocked_status?

@@ -49,33 +49,51 @@ module RedmineInfoshare
       }.compact
     end
 
-    # The issue as it is stored, while `issue` holds a save's changes: from the
-    # values Rails and Redmine keep of what was loaded, instead of loading the
-    # issue again (which cost ~7 ms of every gated save: benchmarks/RESULTS.md).
-    # A change of tracker or project changes which fields the issue has, so
-    # then it is read from the database.
+    # What the rules read of an issue, which is all the gate sends: not the
+    # subject, description or priority (case details the rules have no use
+    # for), and users by id only (the request's principals name them), so
+    # building it loads nothing more on the path of every save.
+    def self.judged(issue)
+      {
+        'id' => issue.id,
+        'project' => {'id' => issue.project_id},
+        'tracker' => ref(issue.tracker),
+        'status' => ref(issue.status, :is_closed),
+        'author' => id_ref(issue.author_id),
+        'assigned_to' => id_ref(issue.assigned_to_id),
+        'start_date' => issue.start_date&.iso8601,
+        'due_date' => issue.due_date&.iso8601,
+        'custom_fields' => custom_fields(issue),
+        'created_on' => time(issue.created_on),
+        'closed_on' => time(issue.closed_on)
+      }.compact
+    end
+
+    def self.id_ref(id)
+      id && {'id' => id}
+    end
+
+    # `judged` of the issue as it is stored, while `issue` holds a save's
+    # changes: from the values Rails and Redmine keep of what was loaded,
+    # instead of loading the issue again (which cost ~7 ms of every gated
+    # save). A change of tracker or project changes which fields the issue
+    # has, so then it is read from the database.
     def self.stored(issue)
       return nil if issue.new_record?
-      return self.issue(Issue.find(issue.id)) if issue.tracker_id_changed? || issue.project_id_changed?
+      return judged(Issue.find(issue.id)) if issue.tracker_id_changed? || issue.project_id_changed?
 
       was = ->(attr) { issue.attribute_in_database(attr) }
       {
         'id' => issue.id,
-        'project' => ref(issue.project),
+        'project' => {'id' => issue.project_id},
         'tracker' => ref(issue.tracker),
         'status' => ref(stored_record(issue, :status, IssueStatus), :is_closed),
-        'priority' => ref(stored_record(issue, :priority, IssuePriority)),
-        'author' => ref(stored_record(issue, :author, Principal)),
-        'assigned_to' => ref(stored_record(issue, :assigned_to, Principal)),
-        'parent' => was.call(:parent_id) ? {'id' => was.call(:parent_id)} : nil,
-        'subject' => was.call(:subject),
-        'description' => was.call(:description),
+        'author' => id_ref(was.call(:author_id)),
+        'assigned_to' => id_ref(was.call(:assigned_to_id)),
         'start_date' => was.call(:start_date)&.iso8601,
         'due_date' => was.call(:due_date)&.iso8601,
-        'is_private' => was.call(:is_private) ? true : false,
         'custom_fields' => stored_custom_fields(issue),
         'created_on' => time(was.call(:created_on)),
-        'updated_on' => time(was.call(:updated_on)),
         'closed_on' => time(was.call(:closed_on))
       }.compact
     end
@@ -134,24 +152,32 @@ module RedmineInfoshare
     end
 
     # The stored journals of an issue as the gate sends them (who changed
-    # what, no notes), read with one query instead of as records: the gate
-    # runs on every save. Returns the journals and the ids of their users.
+    # what, no notes), read with one plain SQL query instead of as records or
+    # through a relation: the gate runs on every save, and building the
+    # relation cost four times the query (benchmarks/RESULTS.md). Returns the
+    # journals and the ids of their users.
     def self.stored_journals(issue)
       return [[], []] if issue.new_record?
 
-      rows = Journal.where(journalized_type: 'Issue', journalized_id: issue.id).left_joins(:details)
-                    .order('journals.id', 'journal_details.id')
-                    .pluck('journals.id', 'journals.user_id', 'journals.private_notes', 'journals.created_on',
-                           'journal_details.property', 'journal_details.prop_key', 'journal_details.old_value',
-                           'journal_details.value')
+      sql = Journal.sanitize_sql_array([JOURNALS_SQL, issue.id])
+      created_on = Journal.type_for_attribute('created_on')
+      private_notes = Journal.type_for_attribute('private_notes')
       journals = {}
-      rows.each do |id, user_id, private_notes, created_on, property, prop_key, old_value, value|
-        journal = journals[id] ||= {'id' => id, 'user_id' => user_id, 'private_notes' => private_notes ? true : false,
-                                    'created_on' => time(created_on), 'details' => []}
+      Journal.connection.select_rows(sql, 'InfoShare gate').each do |id, user_id, notes_private, created, property, prop_key, old_value, value|
+        journal = journals[id.to_i] ||= {'id' => id.to_i, 'user_id' => user_id&.to_i, 'private_notes' => private_notes.deserialize(notes_private) ? true : false,
+                                         'created_on' => time(created_on.deserialize(created)), 'details' => []}
         journal['details'] << {'property' => property, 'name' => prop_key, 'old_value' => old_value, 'new_value' => value} if property
       end
       [journals.values, journals.values.map {|j| j['user_id'] }.compact.uniq]
     end
+
+    JOURNALS_SQL = <<~SQL.squish
+      SELECT journals.id, journals.user_id, journals.private_notes, journals.created_on,
+             journal_details.property, journal_details.prop_key, journal_details.old_value, journal_details.value
+      FROM journals LEFT OUTER JOIN journal_details ON journal_details.journal_id = journals.id
+      WHERE journals.journalized_type = 'Issue' AND journals.journalized_id = ?
+      ORDER BY journals.id, journal_details.id
+    SQL
 
     # The statuses journals name (by id), so the service can tell them apart.
     def self.statuses_named_in(journals)
@@ -165,15 +191,15 @@ module RedmineInfoshare
 
     # The users a gate request names, with their roles in the issue's project
     # (direct or through a group: Redmine gives group members their own
-    # inherited member roles), which is what the service judges by. One query
-    # for all their roles; a user with none gets Redmine's own answer (the
-    # built-in non-member role of a public project).
+    # inherited member roles), which is what the service judges by. One plain
+    # query for all their roles; a user with none gets Redmine's own answer
+    # (the built-in non-member role of a public project).
     def self.principals(project, users)
       users = users.compact.uniq
       roles = Hash.new {|h, k| h[k] = [] }
-      if project && !project.archived?
-        MemberRole.joins(:member, :role).where(members: {project_id: project.id, user_id: users.map(&:id)})
-                  .distinct.pluck('members.user_id', 'roles.name').each {|user_id, name| roles[user_id] << name }
+      if project && !project.archived? && users.any?
+        sql = MemberRole.sanitize_sql_array([MEMBER_ROLES_SQL, project.id, users.map(&:id)])
+        MemberRole.connection.select_rows(sql, 'InfoShare gate').each {|user_id, name| roles[user_id.to_i] << name }
       end
       users.map do |user|
         names = if !project || project.archived? then []
@@ -183,5 +209,12 @@ module RedmineInfoshare
         {'id' => user.id, 'name' => user.name, 'roles' => names}
       end
     end
+
+    MEMBER_ROLES_SQL = <<~SQL.squish
+      SELECT DISTINCT members.user_id, roles.name
+      FROM member_roles INNER JOIN members ON members.id = member_roles.member_id
+                        INNER JOIN roles ON roles.id = member_roles.role_id
+      WHERE members.project_id = ? AND members.user_id IN (?)
+    SQL
   end
 end

@@ -1,0 +1,88 @@
+"""The shim's client (lib/redmine_infoshare/service_client.rb), which sends
+the gate's question before Redmine's own validations and reads the answer
+after them: against the real service over HTTP, and over HTTPS with the
+service's certificate checked."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+import trustme
+
+from plugin.devstack import debian, processes
+from plugin.devstack.stack import BIN_DIR, PROJECT_DIR
+from tests.support.rest import intake_values
+from tests.support.waiting import wait_until
+
+CHECK_SCRIPT = Path(__file__).resolve().parents[1] / "support" / "shim_gate_check.rb"
+
+
+def _answers(url: str, context: ssl.SSLContext) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2, context=context).close()
+        return True
+    except OSError:
+        return False
+
+
+def ask_through_the_shim(live, service_url: str, **env: str) -> dict:
+    result = subprocess.run(
+        ["ruby", "bin/rails", "runner", str(CHECK_SCRIPT)],
+        cwd=debian.REDMINE_ROOT,
+        env=live.instance.env(
+            {
+                "INFOSHARE_SERVICE_URL": service_url,
+                "INFOSHARE_WEBHOOK_SECRET": live.config().webhook.secret,
+                "INFOSHARE_TRACKER": "Information request",
+                **env,
+            }
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def tls_service(live, tmp_path_factory):
+    """The service again, behind TLS with a certificate from a test CA."""
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(folder / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
+    port = processes.free_port()
+    env = {**live.service_env(), "GUNICORN_CMD_ARGS": f"--certfile={folder / 'cert.pem'} --keyfile={folder / 'key.pem'}"}
+    argv = [str(BIN_DIR / "infoshare"), "--config", str(live.config_path), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    pid = folder / "web.pid"
+    proc = processes.start(argv, log_path=folder / "web.log", pid_path=pid, env=env, cwd=PROJECT_DIR)
+    try:
+        url = f"https://127.0.0.1:{port}"
+        trusting = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+        wait_until(lambda: proc.poll() is not None or _answers(f"{url}/healthz", trusting), timeout=30, what="the TLS service")
+        assert proc.poll() is None, (folder / "web.log").read_text()[-2000:]
+        yield url, folder / "ca.pem"
+    finally:
+        processes.stop_pidfile(pid)
+
+
+def test_the_shim_asks_the_gate_over_http(live, rest):
+    issue_id = rest.create_issue("practitioner1", intake_values(), subject="Shim client over HTTP")
+    answer = ask_through_the_shim(live, live.service_url)
+    assert answer == {"issue_id": issue_id, "reachable": True, "messages": []}
+
+
+def test_the_shim_asks_the_gate_over_https_and_checks_the_certificate(live, rest, tls_service):
+    url, ca = tls_service
+    issue_id = rest.create_issue("practitioner1", intake_values(), subject="Shim client over HTTPS")
+    assert ask_through_the_shim(live, url, SSL_CERT_FILE=str(ca)) == {"issue_id": issue_id, "reachable": True, "messages": []}
+    # A certificate Redmine does not trust: no answer, so the fail mode applies.
+    assert ask_through_the_shim(live, url)["reachable"] is False
