@@ -22,7 +22,7 @@ status: venv
 # The whole suite (unit, real Redmine, real browser); fails if branch coverage
 # of the rules (plugin/policy) drops below 100%.
 test: bootstrap lint
-	$(BIN)/pytest tests/unit tests/integration tests/e2e --cov=plugin.policy --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
+	$(BIN)/pytest tests/unit tests/integration tests/e2e --durations=15 --cov=plugin.policy --cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 test-unit: venv
 	$(BIN)/pytest tests/unit

@@ -30,6 +30,9 @@ from pathlib import Path
 from benchmarks import cases
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+# What profiling found and what was changed, with the figures before and
+# after: written by hand, carried into every RESULTS.md.
+FINDINGS = Path(__file__).with_name("FINDINGS.md")
 ALL = ("gate", "gate-service", "ingestion", "calls", "sweeps")
 
 
@@ -60,6 +63,8 @@ def write_results(results: list[dict], info: dict[str, str]) -> None:
             lines += [""] + [f"- {d}" for d in r["details"]]
         if r.get("notes"):
             lines += ["", r["notes"]]
+    if FINDINGS.exists():
+        lines += ["", FINDINGS.read_text().rstrip()]
     RESULTS.write_text("\n".join(lines) + "\n")
 
 

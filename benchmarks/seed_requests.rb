@@ -10,7 +10,8 @@
 # Requests are Shared and closed, complete as a practitioner records them; the
 # first `requests_due` have review dates within the next 30 days, the rest
 # years away. Escalations are at the stage `escalation_values` names, the
-# first `escalations_overdue` past their stage's due date.
+# first `escalations_overdue` past their stage's due date, the others due
+# over the next 60 days (so later days find more overdue).
 require 'json'
 
 seed = JSON.parse(ENV.fetch('SEED'))
@@ -92,7 +93,7 @@ disputed_values = seed.fetch('escalation_request_values').to_h {|name, value| [f
   rows = slice.map do |i|
     late = i < seed['escalations_overdue']
     base.merge(tracker_id: escalation_tracker.id, status_id: in_escalation.id, subject: "Benchmark escalation #{i}",
-               start_date: today - (late ? 10 : 0), due_date: today + (late ? -3 : 5))
+               start_date: today - (late ? 10 : 0), due_date: today + (late ? -3 : 1 + (i % 60)))
   end
   insert(rows, ->(_index) { escalation_values })
   relations = slice.each_index.map {|k| {issue_from_id: first + k, issue_to_id: disputed + k, relation_type: 'relates'} }
