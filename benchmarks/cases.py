@@ -71,10 +71,16 @@ def ms(seconds: float) -> str:
 
 class BenchStack:
     """One Redmine instance (a copy of the test snapshot: provisioned, demo
-    users) served by two Redmine processes, one with the shim's gate and one
-    with INFOSHARE_GATE=off; the service's web process under gunicorn. The
-    scheduler is not running: each benchmark drains the inbox itself when it
-    needs to, so nothing else competes for the two cores."""
+    users) and the service's web process under gunicorn. Besides the stack's
+    own Redmine process, which the other benchmarks use, two twin processes
+    serve the same database for the gate benchmark: started together and
+    given the same requests, one with the shim's gate and one with
+    INFOSHARE_GATE=off, so the two sides differ in nothing but the gate (not
+    in their age, their heap or what they served before). The scheduler is
+    not running: each benchmark drains the inbox itself when it needs to, so
+    nothing else competes for the two cores."""
+
+    TWINS = {"gate-on": {}, "gate-off": {"INFOSHARE_GATE": "off"}}
 
     def __init__(self, quick: bool):
         self.quick = quick
@@ -92,31 +98,31 @@ class BenchStack:
         self.live.start_redmine()
         self.live.start_service()
         processes.stop_pidfile(self.live.pid("scheduler"))
-        self.gate_off_port = processes.free_port()
-        proc = self.live.instance.start(
-            self.gate_off_port,
-            log_path=self.live.log("redmine-gate-off"),
-            pid_path=self.live.pid("redmine-gate-off"),
-            env={
-                "INFOSHARE_SERVICE_URL": self.live.service_url,
-                "INFOSHARE_WEBHOOK_SECRET": self.live.config().webhook.secret,
-                "INFOSHARE_GATE": "off",
-            },
-        )
-        processes.wait_http(f"{self.gate_off_url}/", timeout=90, proc=proc, log_path=self.live.log("redmine-gate-off"))
+        self.twin_ports = {name: processes.free_port() for name in self.TWINS}
+        started = {
+            name: self.live.instance.start(
+                self.twin_ports[name],
+                log_path=self.live.log(f"redmine-{name}"),
+                pid_path=self.live.pid(f"redmine-{name}"),
+                env={"INFOSHARE_SERVICE_URL": self.live.service_url, "INFOSHARE_WEBHOOK_SECRET": self.live.config().webhook.secret, **env},
+            )
+            for name, env in self.TWINS.items()
+        }
+        for name, proc in started.items():
+            processes.wait_http(f"{self.twin_url(name)}/", timeout=90, proc=proc, log_path=self.live.log(f"redmine-{name}"))
         self.admin_key = self.live.admin_key_path.read_text().strip()
         self.rest = RedmineRest(self.live.redmine_url, self.admin_key, self.live.config())
         self.secret = self.live.config().webhook.secret
         return self
 
     def __exit__(self, *exc) -> None:
-        processes.stop_pidfile(self.live.pid("redmine-gate-off"))
+        for name in self.TWINS:
+            processes.stop_pidfile(self.live.pid(f"redmine-{name}"))
         self.live.teardown()
         print(f"Logs and files of this run: {self.root}", flush=True)
 
-    @property
-    def gate_off_url(self) -> str:
-        return f"http://127.0.0.1:{self.gate_off_port}"
+    def twin_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.twin_ports[name]}"
 
     def wait_for_events(self, quiet_seconds: float = 1.5, timeout: float = 120) -> None:
         """The shim posts events from a background thread after each save:
@@ -162,7 +168,7 @@ class TimedUpdates:
     def __init__(self, bench: BenchStack):
         self.field_id = bench.rest.field_ids[F.INFORMATION_REQUESTED]
         self.sessions = {}
-        for url in (bench.live.redmine_url, bench.gate_off_url):
+        for url in (bench.twin_url("gate-on"), bench.twin_url("gate-off")):
             session = requests.Session()
             session.headers.update(
                 {"X-Redmine-API-Key": bench.admin_key, "X-Redmine-Switch-User": "practitioner1", "Content-Type": "application/json"}
@@ -196,7 +202,7 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
     pool = _new_requests(bench, 20, "Gate benchmark")
     timed = TimedUpdates(bench)
     rng = random.Random(8)
-    on, off = bench.live.redmine_url, bench.gate_off_url
+    on, off = bench.twin_url("gate-on"), bench.twin_url("gate-off")
     times: dict[str, list[float]] = {on: [], off: []}
     for n in range(10):  # warm both processes (Rails loads lazily)
         for url in (on, off):
@@ -219,9 +225,10 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
         "goal": "<= 1.05 (median and p95)",
         "met": median <= 1.05 and p95 <= 1.05,
         "method": (
-            f"{rounds} REST updates (PUT /issues/N.json, a custom field changed, as practitioner1) through each of two Redmine "
-            "processes serving the same database, one with the gate and one started with INFOSHARE_GATE=off; the two sides "
-            "alternate in random order on the same 20 requests, so both see the same histories. Both send events."
+            f"{rounds} REST updates (PUT /issues/N.json, a custom field changed, as practitioner1) through each of two twin Redmine "
+            "processes serving the same database, started together and warmed alike, one with the gate and one with "
+            "INFOSHARE_GATE=off; the two sides alternate in random order on the same 20 requests, so both see the same "
+            "histories. Both send events."
         ),
         "details": [
             f"gate on: median {ms(statistics.median(times[on]))}, p95 {ms(percentile(times[on], 95))}",
