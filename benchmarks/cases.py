@@ -50,6 +50,7 @@ F = FieldKey
 S = StatusKey
 BENCH_ROOT = PROJECT_DIR / "var" / "bench"
 SEED_SCRIPT = Path(__file__).with_name("seed_requests.rb")
+QUESTION_SCRIPT = Path(__file__).with_name("gate_question.rb")
 PG_URL = os.environ.get("INFOSHARE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -219,6 +220,7 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
     service_mean = (service_after[0] - service_before[0]) / decided if decided else 0.0
     median = statistics.median(times[on]) / statistics.median(times[off])
     p95 = percentile(times[on], 95) / percentile(times[off], 95)
+    question = _gate_question(bench, pool[0], timed.field_id, rounds=30 if bench.quick else 300)
     yield {
         "name": "gate overhead",
         "measured": f"median {median:.3f}, p95 {p95:.3f}",
@@ -234,8 +236,29 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
             f"gate on: median {ms(statistics.median(times[on]))}, p95 {ms(percentile(times[on], 95))}",
             f"gate off: median {ms(statistics.median(times[off]))}, p95 {ms(percentile(times[off], 95))}",
             f"the service's own time per decision (its /metrics histogram): mean {ms(service_mean)} over {decided} decisions",
+            f"building the question inside Redmine (request #{question['issue_id']}, {question['journals']} journals, "
+            f"{question['bytes']:,} bytes): " + "; ".join(
+                f"{part} {figures['ms']:.2f} ms, {figures['objects']:,} objects" for part, figures in question["parts"].items()
+            ),
         ],
     }
+
+
+def _gate_question(bench: BenchStack, issue_id: int, field_id: int, rounds: int) -> dict[str, Any]:
+    """The shim's own cost of building the gate's question, by part, timed
+    inside the benchmark's Redmine with `rails runner` (gate_question.rb)."""
+    result = subprocess.run(
+        ["ruby", "bin/rails", "runner", str(QUESTION_SCRIPT)],
+        cwd=debian.REDMINE_ROOT,
+        env=bench.live.instance.env({"ISSUE_ID": str(issue_id), "FIELD_ID": str(field_id), "ROUNDS": str(rounds)}),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if not line.lstrip().startswith("from ")]
+        raise BenchError("timing the gate's question failed:\n" + "\n".join(lines[:10]))
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # -- the gate service -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ package, the real shim) and the real service, and prints a ratio; the whole
 is written to benchmarks/RESULTS.md with the machine it ran on.
 
   gate         REST updates of a request through Redmine with the gate on
-               and off, interleaved; median and p95 ratio (goal <= 1.05)
+               and off, interleaved; median and p95 ratio (goal <= 1.05); and
+               the shim's cost of building the question, by part
   gate-service decisions per second in-process; /v1/gate latency under
                gunicorn at a fixed 200 requests/s (goal p99 <= 5 ms)
   ingestion    signed events accepted into the inbox per second (goal >= 500/s)

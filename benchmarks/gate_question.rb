@@ -1,0 +1,46 @@
+# frozen_string_literal: true
+
+# Run by the gate benchmark with `rails runner` (benchmarks/cases.py): how long
+# the shim takes, inside Redmine, to build the gate's question for a save of
+# one request (a custom field changed, nothing saved), and how many objects it
+# allocates, in all and by part. Prints JSON.
+require 'json'
+
+issue = Issue.find(Integer(ENV.fetch('ISSUE_ID')))
+field = CustomField.find(Integer(ENV.fetch('FIELD_ID')))
+rounds = Integer(ENV.fetch('ROUNDS', '300'))
+actor = issue.author
+User.current = actor
+issue.custom_field_values = {field.id.to_s => 'A change that is never saved'}
+
+def measure(rounds)
+  rounds.times { yield } # warm
+  GC.start
+  objects = GC.stat(:total_allocated_objects)
+  started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  rounds.times { yield }
+  took = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+  {'ms' => took * 1000 / rounds, 'objects' => (GC.stat(:total_allocated_objects) - objects) / rounds}
+end
+
+gate = RedmineInfoshare::GateClient
+payload = RedmineInfoshare::IssuePayload
+journals, user_ids = payload.stored_journals(issue)
+users = gate.users_by_id([actor, issue.author], user_ids)
+people = users.values.select {|u| u.is_a?(User) }
+body = gate.request_body(issue, actor, 'profile')
+parsed = JSON.parse(body)
+parts = {
+  'the whole question' => -> { gate.request_body(issue, actor, 'profile') },
+  'stored journals' => -> { payload.stored_journals(issue) },
+  'users the journals name' => -> { gate.users_by_id([actor, issue.author], user_ids) },
+  'their roles' => -> { payload.principals(issue.project, people) },
+  'the issue as proposed' => -> { payload.judged(issue) },
+  'the issue as stored' => -> { payload.stored(issue) },
+  'JSON' => -> { JSON.generate(parsed) },
+  'signature' => -> { RedmineInfoshare::Signature.headers('x' * 64, body, 'profile') }
+}
+puts JSON.generate(
+  'issue_id' => issue.id, 'journals' => journals.size, 'bytes' => body.bytesize,
+  'parts' => parts.transform_values {|part| measure(rounds, &part) }
+)
