@@ -21,7 +21,6 @@ import selectors
 import shutil
 import socket
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -33,7 +32,7 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 
-from plugin.devstack import debian, processes
+from plugin.devstack import processes
 from plugin.devstack.stack import BIN_DIR, PROJECT_DIR, stack_config_text
 from plugin.gate import GateOutcome, decide
 from plugin.services import build_services
@@ -247,18 +246,8 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
 def _gate_question(bench: BenchStack, issue_id: int, field_id: int, rounds: int) -> dict[str, Any]:
     """The shim's own cost of building the gate's question, by part, timed
     inside the benchmark's Redmine with `rails runner` (gate_question.rb)."""
-    result = subprocess.run(
-        ["ruby", "bin/rails", "runner", str(QUESTION_SCRIPT)],
-        cwd=debian.REDMINE_ROOT,
-        env=bench.live.instance.env({"ISSUE_ID": str(issue_id), "FIELD_ID": str(field_id), "ROUNDS": str(rounds)}),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if not line.lstrip().startswith("from ")]
-        raise BenchError("timing the gate's question failed:\n" + "\n".join(lines[:10]))
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    out = bench.live.instance.runner(QUESTION_SCRIPT, {"ISSUE_ID": str(issue_id), "FIELD_ID": str(field_id), "ROUNDS": str(rounds)}, timeout=600)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 # -- the gate service -----------------------------------------------------------------------
@@ -641,17 +630,7 @@ def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations
         },
     }
     started = time.perf_counter()
-    result = subprocess.run(
-        ["ruby", "bin/rails", "runner", str(SEED_SCRIPT)],
-        cwd=debian.REDMINE_ROOT,
-        env=bench.live.instance.env({"SEED": json.dumps(seed)}),
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if result.returncode != 0:
-        lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if not line.lstrip().startswith("from ")]
-        raise BenchError("seeding failed:\n" + "\n".join(lines[:10]))
+    bench.live.instance.runner(SEED_SCRIPT, {"SEED": json.dumps(seed)}, timeout=1800)
     return time.perf_counter() - started
 
 

@@ -165,12 +165,19 @@ class RedmineInstance:
             argv, cwd=REDMINE_ROOT, env=self.env(env), capture_output=True, text=True, timeout=timeout
         )
         if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-15:]
+            # Ruby puts the error first and its backtrace ("from ...") after.
+            lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if not line.lstrip().startswith("from ")]
+            tail = lines[-15:]
             raise RuntimeError(f"{' '.join(argv[:3])} failed for Redmine instance {self.name}:\n" + "\n".join(tail))
         return result.stdout
 
     def rake(self, *args: str, env: Mapping[str, str] | None = None) -> str:
         return self._run(["ruby", "bin/rake", *args], env)
+
+    def runner(self, script: Path, env: Mapping[str, str] | None = None, timeout: float = 300) -> str:
+        """Runs a Ruby script inside this instance's Redmine (`rails runner`)
+        and returns what it printed."""
+        return self._run(["ruby", "bin/rails", "runner", str(script)], env, timeout)
 
     def migrate_and_load_defaults(self) -> None:
         self.rake("db:migrate")

@@ -6,13 +6,11 @@ same payload built the plain way."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from plugin.devstack import debian
 from schemas.names import StatusKey
 from schemas.record import FieldKey
 from tests.support.dates import iso_today
@@ -77,15 +75,6 @@ def test_the_gate_payload_built_from_memory_equals_a_fresh_load(live, rest):
     rest.update_issue("practitioner1", disputed, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Threshold"})
     live.settle()
 
-    result = subprocess.run(
-        ["ruby", "bin/rails", "runner", str(CHECK_SCRIPT)],
-        cwd=debian.REDMINE_ROOT,
-        env=live.instance.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(live.instance.runner(CHECK_SCRIPT).strip().splitlines()[-1])
     assert report["issues"] >= 8 and report["users"] >= 8
     assert report["differences"] == []

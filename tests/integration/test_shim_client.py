@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 import trustme
 
-from plugin.devstack import debian, processes
+from plugin.devstack import processes
 from plugin.devstack.stack import BIN_DIR, PROJECT_DIR
 from tests.support.rest import intake_values
 from tests.support.waiting import wait_until
@@ -31,23 +30,16 @@ def _answers(url: str, context: ssl.SSLContext) -> bool:
 
 
 def ask_through_the_shim(live, service_url: str, **env: str) -> dict:
-    result = subprocess.run(
-        ["ruby", "bin/rails", "runner", str(CHECK_SCRIPT)],
-        cwd=debian.REDMINE_ROOT,
-        env=live.instance.env(
-            {
-                "INFOSHARE_SERVICE_URL": service_url,
-                "INFOSHARE_WEBHOOK_SECRET": live.config().webhook.secret,
-                "INFOSHARE_TRACKER": "Information request",
-                **env,
-            }
-        ),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = live.instance.runner(
+        CHECK_SCRIPT,
+        {
+            "INFOSHARE_SERVICE_URL": service_url,
+            "INFOSHARE_WEBHOOK_SECRET": live.config().webhook.secret,
+            "INFOSHARE_TRACKER": "Information request",
+            **env,
+        },
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(out.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

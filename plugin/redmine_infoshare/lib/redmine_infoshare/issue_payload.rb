@@ -18,13 +18,18 @@ module RedmineInfoshare
     end
 
     def self.custom_fields(issue)
-      issue.custom_field_values.map do |cfv|
-        field = cfv.custom_field
-        entry = {'id' => field.id, 'name' => field.name}
-        entry['multiple'] = true if field.multiple?
-        entry['value'] = field.multiple? ? Array(cfv.value).map(&:to_s) : cfv.value&.to_s
-        entry
-      end
+      issue.custom_field_values.map {|cfv| custom_field_entry(cfv.custom_field, cfv.value) }
+    end
+
+    # A field's entry as the REST API shows it: a multiple field's values
+    # are a list of strings, a single field's value a string or null.
+    # (`multiple?` allocates on each call, and this runs for every field of
+    # every gated save.)
+    def self.custom_field_entry(field, value, multiple = field.multiple?)
+      entry = {'id' => field.id, 'name' => field.name}
+      entry['multiple'] = true if multiple
+      entry['value'] = multiple ? Array(value).map(&:to_s) : value&.to_s
+      entry
     end
 
     def self.issue(issue)
@@ -54,18 +59,23 @@ module RedmineInfoshare
     # for), and users by id only (the request's principals name them), so
     # building it loads nothing more on the path of every save.
     def self.judged(issue)
+      judged_from(issue, issue.status, custom_fields(issue)) {|attr| issue.public_send(attr) }
+    end
+
+    # `judged`, with the attributes read through the block.
+    def self.judged_from(issue, status, custom_fields)
       {
         'id' => issue.id,
         'project' => {'id' => issue.project_id},
         'tracker' => ref(issue.tracker),
-        'status' => ref(issue.status, :is_closed),
-        'author' => id_ref(issue.author_id),
-        'assigned_to' => id_ref(issue.assigned_to_id),
-        'start_date' => issue.start_date&.iso8601,
-        'due_date' => issue.due_date&.iso8601,
-        'custom_fields' => custom_fields(issue),
-        'created_on' => time(issue.created_on),
-        'closed_on' => time(issue.closed_on)
+        'status' => ref(status, :is_closed),
+        'author' => id_ref(yield(:author_id)),
+        'assigned_to' => id_ref(yield(:assigned_to_id)),
+        'start_date' => yield(:start_date)&.iso8601,
+        'due_date' => yield(:due_date)&.iso8601,
+        'custom_fields' => custom_fields,
+        'created_on' => time(yield(:created_on)),
+        'closed_on' => time(yield(:closed_on))
       }.compact
     end
 
@@ -82,20 +92,7 @@ module RedmineInfoshare
       return nil if issue.new_record?
       return judged(Issue.find(issue.id)) if issue.tracker_id_changed? || issue.project_id_changed?
 
-      was = ->(attr) { issue.attribute_in_database(attr) }
-      {
-        'id' => issue.id,
-        'project' => {'id' => issue.project_id},
-        'tracker' => ref(issue.tracker),
-        'status' => ref(stored_record(issue, :status, IssueStatus), :is_closed),
-        'author' => id_ref(was.call(:author_id)),
-        'assigned_to' => id_ref(was.call(:assigned_to_id)),
-        'start_date' => was.call(:start_date)&.iso8601,
-        'due_date' => was.call(:due_date)&.iso8601,
-        'custom_fields' => stored_custom_fields(issue),
-        'created_on' => time(was.call(:created_on)),
-        'closed_on' => time(was.call(:closed_on))
-      }.compact
+      judged_from(issue, stored_record(issue, :status, IssueStatus), stored_custom_fields(issue)) {|attr| issue.attribute_in_database(attr) }
     end
 
     # The record an association pointed to when loaded: the loaded one when
@@ -115,12 +112,10 @@ module RedmineInfoshare
       issue.custom_field_values.map do |cfv|
         field = cfv.custom_field
         values = (saved[field.id] || []).map(&:value_in_database)
-        entry = {'id' => field.id, 'name' => field.name}
-        entry['multiple'] = true if field.multiple?
         # As custom_fields(issue) reads a freshly loaded issue: a multiple
         # field without values is [""], a single one nil.
-        entry['value'] = field.multiple? ? (values.empty? ? [nil] : values).map(&:to_s) : values.first&.to_s
-        entry
+        multiple = field.multiple?
+        custom_field_entry(field, multiple ? (values.empty? ? [nil] : values) : values.first, multiple)
       end
     end
 
