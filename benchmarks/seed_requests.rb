@@ -11,7 +11,8 @@
 # first `requests_due` have review dates within the next 30 days, the rest
 # years away. Escalations are at the stage `escalation_values` names, the
 # first `escalations_overdue` past their stage's due date, the others due
-# over the next 60 days (so later days find more overdue).
+# over the next 60 days (so later days find more overdue). With "incidents",
+# information incidents as described where they are written below.
 require 'json'
 
 seed = JSON.parse(ENV.fetch('SEED'))
@@ -99,4 +100,41 @@ disputed_values = seed.fetch('escalation_request_values').to_h {|name, value| [f
   relations = slice.each_index.map {|k| {issue_from_id: first + k, issue_to_id: disputed + k, relation_type: 'relates'} }
   IssueRelation.insert_all!(relations)
 end
+# Information incidents: the first `incidents_open` open with no ICO report
+# decision (half became aware a day ago, their clock running; half 20 to 60
+# days ago, long past their deadline), the rest closed and decided months or
+# years ago. Times are written as the service writes them (site time zone).
+incidents = seed.fetch('incidents', 0)
+if incidents.positive?
+  zone = ActiveSupport::TimeZone[seed.fetch('time_zone')]
+  incident_tracker = Tracker.find_by!(name: seed.fetch('incident_tracker'))
+  reported = IssueStatus.find_by!(name: seed.fetch('incident_open_status'))
+  closed_status = IssueStatus.find_by!(name: seed.fetch('incident_closed_status'))
+  f = seed.fetch('incident_fields').transform_values {|name| field_id.call(name) }
+  common_incident = seed.fetch('incident_values').to_h {|name, value| [field_id.call(name), value] }
+  closed_values = seed.fetch('incident_closed_values').to_h {|name, value| [field_id.call(name), value] }
+  open_count = seed.fetch('incidents_open')
+  aware_at = lambda do |i|
+    days = if i < open_count then (i.even? ? 1 : 20 + (i % 40)) else 100 + (i % 1000) end
+    (now - days * 86_400).change(sec: 0)
+  end
+  stamp = ->(t) { t.in_time_zone(zone).strftime('%Y-%m-%d %H:%M') }
+  (0...incidents).each_slice(2000) do |slice|
+    awares = slice.map {|i| aware_at.call(i) }
+    rows = slice.each_with_index.map do |i, index|
+      aware = awares[index]
+      deadline = aware + 72 * 3600
+      open = i < open_count
+      base.merge(tracker_id: incident_tracker.id, status_id: (open ? reported : closed_status).id, subject: "Benchmark incident #{i}",
+                 created_on: aware, updated_on: aware, closed_on: (open ? nil : aware + 10 * 86_400),
+                 start_date: aware.in_time_zone(zone).to_date, due_date: deadline.in_time_zone(zone).to_date)
+    end
+    insert(rows, lambda do |index|
+      aware = awares[index]
+      values = common_incident.merge(f['aware'] => stamp.call(aware), f['deadline'] => stamp.call(aware + 72 * 3600))
+      slice[index] < open_count ? values : values.merge(closed_values)
+    end)
+  end
+end
+
 puts JSON.generate('issues' => Issue.count)

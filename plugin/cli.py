@@ -220,6 +220,51 @@ def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
         click.echo(f"  #{issue_id} is overdue at the final stage and stays open")
 
 
+def _moment(value: str | None, config: Config):
+    """`--now "YYYY-MM-DD HH:MM"` in the configured time zone; else now."""
+    import datetime as dt
+    import zoneinfo
+
+    from plugin.store import utcnow
+
+    if value is None:
+        return utcnow()
+    try:
+        naive = dt.datetime.strptime(value.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise click.BadParameter('write a date and time such as "2026-11-23 14:30"', param_hint="--now") from None
+    return naive.replace(tzinfo=zoneinfo.ZoneInfo(config.calendar.timezone))
+
+
+@main.group()
+def incidents() -> None:
+    """Information incidents and their ICO deadlines (R-INCIDENT)."""
+
+
+@incidents.command("run")
+@click.option("--now", "now", metavar='"YYYY-MM-DD HH:MM"', help="Act as if it were this moment (default: now).")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; change nothing.")
+@pass_ctx
+def incidents_run(ctx: Context, now: str | None, dry_run: bool) -> None:
+    """Post the ICO-deadline reminders (24, 48 and 66 hours after becoming
+    aware) and the deadline-passed notes of open incidents (the scheduler does
+    this every few minutes)."""
+    from plugin.services import build_services
+
+    config = ctx.config
+    configure_logging(config.service.log_level)
+    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
+    enforcer.progress = _terminal_progress("Incidents")
+    report = _run_job(lambda: enforcer.run_incidents(_moment(now, config)))
+    verb = "would post" if dry_run else "posted"
+    click.echo(
+        f"Checked {report.checked} open incident(s) without an ICO report decision: {verb} {len(report.reminders)} reminder(s) "
+        f"and {len(report.deadlines_passed)} deadline note(s); {report.redmine_requests} Redmine request(s)."
+    )
+    for issue_id in report.deadlines_passed:
+        click.echo(f"  #{issue_id} is past its ICO deadline with no decision")
+
+
 @main.group()
 def retention() -> None:
     """Retention reviews (R-RETENTION)."""

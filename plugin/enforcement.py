@@ -91,6 +91,14 @@ class RetentionReport:
 
 
 @dataclasses.dataclass
+class IncidentReport:
+    checked: int = 0
+    reminders: list[int] = dataclasses.field(default_factory=list)
+    deadlines_passed: list[int] = dataclasses.field(default_factory=list)
+    redmine_requests: int = 0
+
+
+@dataclasses.dataclass
 class ReconcileReport:
     window_start: dt.datetime
     issues: int = 0
@@ -431,6 +439,39 @@ class Enforcer:
                     elif key == "escalation-started":
                         report.started.append(ref["id"])
         report.checked = len(overdue) + len(unstarted)
+
+    # -- incident deadlines ------------------------------------------------------------------
+
+    # How long after its ICO deadline an undecided incident is still looked
+    # at by the sweep: the deadline note is posted on the first run after the
+    # deadline; the window only covers a scheduler that was down meanwhile.
+    INCIDENT_LOOKBACK_DAYS = 7
+
+    def run_incidents(self, now: dt.datetime) -> IncidentReport:
+        """Post the ICO-deadline reminders and deadline notes of open incidents
+        with no ICO report decision (R-INCIDENT). Found with Redmine's filters
+        (open, no decision, due date from a week ago on), so the cost follows
+        the incidents whose clock is running, not all incidents."""
+        calls_before = getattr(self.redmine, "requests_sent", 0)
+        today = now.astimezone(zoneinfo.ZoneInfo(self.config.calendar.timezone)).date()
+        since = today - dt.timedelta(days=self.INCIDENT_LOOKBACK_DAYS)
+        report = IncidentReport()
+        with self.job("incidents") as summary:
+            refs = list(self.redmine.issues_where(
+                TrackerKey.INFORMATION_INCIDENT, {FieldKey.ICO_REPORT_DECISION: "!*"}, status_id="o", due_date=f">={since.isoformat()}"
+            ))
+            for ref in self._each(refs):
+                for outcome in self.act_on_current(ref, now, Source.SCHEDULER):
+                    if isinstance(outcome.action, Once) and outcome.status == "applied":
+                        if outcome.action.key.startswith("ico-deadline-passed"):
+                            report.deadlines_passed.append(ref["id"])
+                        elif outcome.action.key.startswith("ico-reminder"):
+                            report.reminders.append(ref["id"])
+            report.checked = len(refs)
+            report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
+            summary.update(checked=report.checked, reminders=len(report.reminders), deadlines_passed=len(report.deadlines_passed))
+        log.info("incident deadlines", extra={"job": "incidents", "count": len(report.reminders) + len(report.deadlines_passed)})
+        return report
 
     # -- reconciliation -----------------------------------------------------------------------
 

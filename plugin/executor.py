@@ -71,7 +71,8 @@ class ActionOutcome:
         elif isinstance(a, DeleteIssue):
             out["record"] = dict(a.record)["request_id"]
         elif isinstance(a, AddWatcher):
-            out["group"] = a.group.value
+            out["group"] = a.group.value if a.group else None
+            out["user_id"] = a.user_id
         elif isinstance(a, CreateLinkedIssue):
             out["tracker"] = a.tracker.value
             out["created_issue_id"] = self.created_issue_id
@@ -131,10 +132,17 @@ class Planner:
             (j.get("user") or {}).get("id") == bot and marker in (j.get("notes") or "") for j in issue.get("journals") or []
         )
 
+    def principal(self, issue: dict[str, Any], group, user_id: int | None) -> int | None:
+        """A group of the project (by key) or a user (by id), as a principal id."""
+        if group is None:
+            return user_id
+        return self.redmine.group_id(issue["project"]["id"], self.config.names.group(group))
+
     def assignee(self, issue: dict[str, Any], action: AssignTo) -> int | None:
-        if action.group is None:
-            return action.user_id
-        return self.redmine.group_id(issue["project"]["id"], self.config.names.group(action.group))
+        return self.principal(issue, action.group, action.user_id)
+
+    def watcher(self, issue: dict[str, Any], action: AddWatcher) -> int | None:
+        return self.principal(issue, action.group, action.user_id)
 
     def plan(self, issue: dict[str, Any], actions: Sequence[Action]) -> Plan:
         plan = Plan(issue, {}, [], [])
@@ -184,13 +192,13 @@ class Planner:
                         changed = True
                 out(action, "applied" if changed else "already")
             elif isinstance(action, AddWatcher):
-                group = self.redmine.group_id(issue["project"]["id"], self.config.names.group(action.group))
-                if group is None:
-                    out(action, "skipped", "group is not a member of the project")
-                elif any(w.get("id") == group for w in issue.get("watchers") or []):
+                watcher = self.watcher(issue, action)
+                if watcher is None:
+                    out(action, "skipped", "group is not a member of the project" if action.group else "nobody to add")
+                elif any(w.get("id") == watcher for w in issue.get("watchers") or []):
                     out(action, "already")
                 else:
-                    plan.effects.append(Effect(out(action, "applied"), "watch", group))
+                    plan.effects.append(Effect(out(action, "applied"), "watch", watcher))
             elif isinstance(action, SetText):
                 changed = False
                 for key in ("subject", "description"):

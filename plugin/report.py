@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from plugin import history
+from plugin.executor import note_marker
+from plugin.policy import incident
 from plugin.redmine.adapter import RedminePort
 from plugin.store import Store
 from schemas.config import Config
 from schemas.names import CLOSED_STATUSES, StatusKey, TrackerKey
-from schemas.record import FieldKey, IssueState, Urgency, issue_state
+from schemas.record import FieldKey, IcoReportDecision, IssueState, Urgency, issue_state
 
 F = FieldKey
 NOT_RECORDED = "(not recorded)"
@@ -36,6 +38,15 @@ OPEN = "Open"
 class Request:
     state: IssueState
     decided_at: dt.datetime | None  # the save that first recorded a decision
+    # What the service noted on it (R-APPROVAL 4 and 7), from its journals.
+    approvals_voided: int = 0
+    overridden_after_decline: bool = False
+
+
+@dataclasses.dataclass
+class Incident:
+    state: IssueState
+    decided_at: dt.datetime | None  # the save that first recorded the ICO report decision
 
 
 @dataclasses.dataclass
@@ -54,6 +65,10 @@ class ReportData:
     reviews: dict[str, int]
     reviews_completed_by_outcome: dict[str, int]
     breaches: dict[tuple[str, str], int]  # (rule, status) -> count
+    incidents_by_type: dict[str, int] = dataclasses.field(default_factory=dict)
+    incidents_by_source: dict[str, int] = dataclasses.field(default_factory=dict)
+    incidents_by_outcome: dict[str, int] = dataclasses.field(default_factory=dict)
+    ico: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def _count(values) -> dict[str, int]:
@@ -69,6 +84,7 @@ def aggregate(
     escalations: list[IssueState],
     reviews: list[IssueState],
     breaches: list[dict[str, Any]],
+    incidents: list[Incident] = (),
 ) -> ReportData:
     names = config.names
     states = [r.state for r in requests]
@@ -97,6 +113,8 @@ def aggregate(
             "granted": sum(s.value(F.APPROVAL_DECISION) == "Approved" and s.is_set(F.APPROVED_BY) for s in states),
             "declined": sum(s.value(F.APPROVAL_DECISION) == "Declined" for s in states),
             "overridden": sum(s.flag(F.EMERGENCY_OVERRIDE) and s.is_set(F.EMERGENCY_OVERRIDE_REASON) for s in states),
+            "overridden after a decline": sum(r.overridden_after_decline for r in requests),
+            "voided by a change": sum(r.approvals_voided for r in requests),
         },
         decision_hours={u: (len(v), round(statistics.median(v), 1) if v else None) for u, v in hours.items()},
         escalations_by_stage=_count(e.value(F.ESCALATION_STAGE) or NOT_RECORDED for e in escalations),
@@ -112,7 +130,26 @@ def aggregate(
             r.value(F.REVIEW_OUTCOME) or NOT_RECORDED for r in reviews if r.status is StatusKey.REVIEW_COMPLETED
         ),
         breaches=dict(sorted(collections.Counter((b["rule"], b["status"]) for b in breaches).items())),
+        incidents_by_type=_count(i.state.value(F.INCIDENT_TYPE) or NOT_RECORDED for i in incidents),
+        incidents_by_source=_count(i.state.value(F.INCIDENT_SOURCE) or NOT_RECORDED for i in incidents),
+        incidents_by_outcome=_count(
+            (i.state.value(F.INCIDENT_OUTCOME) or NOT_RECORDED) if i.state.status is StatusKey.INCIDENT_CLOSED else OPEN for i in incidents
+        ),
+        ico={
+            "logged": len(incidents),
+            "reportable": sum(i.state.value(F.ICO_REPORT_DECISION) == IcoReportDecision.REPORTABLE.value for i in incidents),
+            "reported": sum(i.state.is_set(F.ICO_REPORTED_AT) for i in incidents),
+            "deadlines missed": sum(_missed_deadline(i, now, config) for i in incidents),
+        },
     )
+
+
+def _missed_deadline(found: Incident, now: dt.datetime, config: Config) -> bool:
+    """No ICO report decision by the deadline (72 hours after becoming aware)."""
+    deadline = incident.parse_datetime(found.state.value(F.ICO_DEADLINE), config.calendar.timezone)
+    if deadline is None:
+        return False
+    return (found.decided_at or now) > deadline
 
 
 # --- Reading ---------------------------------------------------------------------------
@@ -122,11 +159,24 @@ def _range(start: dt.date, end: dt.date) -> str:
     return f"><{start.isoformat()}|{end.isoformat()}"
 
 
-def decision_time(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
+def first_set(issue: dict[str, Any], key: FieldKey, names: dict, keys: dict) -> dt.datetime | None:
+    """When a field was first set, from the issue's journals."""
     for change in history.changes(issue, names):
-        if issue_state(change.after, **keys).is_set(F.DECISION):
+        if issue_state(change.after, **keys).is_set(key):
             return change.at
     return None
+
+
+def decision_time(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
+    return first_set(issue, F.DECISION, names, keys)
+
+
+def _service_notes(issue: dict[str, Any], prefix: str, service_user_id: int) -> int:
+    """How many notes the service posted with a marker starting with `prefix`."""
+    marker = note_marker(prefix)[:-1]  # the marker without its closing bracket
+    return sum(
+        (j.get("user") or {}).get("id") == service_user_id and marker in (j.get("notes") or "") for j in issue.get("journals") or []
+    )
 
 
 def gather(
@@ -141,20 +191,29 @@ def gather(
     keys = config.names.key_maps()
     refs = list(redmine.issues_where(TrackerKey.INFORMATION_REQUEST, {}, status_id="*", created_on=_range(start, end)))
     requests = []
+    bot = redmine.service_user_id()
     for done, ref in enumerate(refs, 1):
         state = issue_state(ref, **keys)
-        decided = None
+        found = Request(state, None)
         if state.is_set(F.DECISION):
-            issue = redmine.issue(ref["id"])  # its journals say when the decision was recorded
-            decided = decision_time(issue, redmine.names_by_id(), keys) if issue else None
-        requests.append(Request(state, decided))
+            issue = redmine.issue(ref["id"])  # its journals say when the decision was recorded, and what the service did
+            if issue:
+                found.decided_at = decision_time(issue, redmine.names_by_id(), keys)
+                found.approvals_voided = _service_notes(issue, "approval-void-", bot)
+                found.overridden_after_decline = _service_notes(issue, "override-after-decline-", bot) > 0
+        requests.append(found)
         if progress:
             progress(done, len(refs))
+    incidents = []
+    for ref in redmine.issues_where(TrackerKey.INFORMATION_INCIDENT, {}, status_id="*", created_on=_range(start, end)):
+        issue = redmine.issue(ref["id"])
+        if issue:
+            incidents.append(Incident(issue_state(issue, **keys), first_set(issue, F.ICO_REPORT_DECISION, redmine.names_by_id(), keys)))
     escalations = [issue_state(e, **keys) for e in redmine.issues_where(TrackerKey.ESCALATION, {}, status_id="*", created_on=_range(start, end))]
     reviews = [issue_state(r, **keys) for r in redmine.issues_where(TrackerKey.RETENTION_REVIEW, {}, status_id="*", due_date=_range(start, end))]
     tz = zoneinfo.ZoneInfo(config.calendar.timezone)
     breaches = [b for b in store.all_breaches() if start <= b["detected_at"].astimezone(tz).date() <= end]
-    return aggregate(config, start, end, now, requests, escalations, reviews, breaches)
+    return aggregate(config, start, end, now, requests, escalations, reviews, breaches, incidents)
 
 
 # --- Writing ----------------------------------------------------------------------------
@@ -168,6 +227,10 @@ CSV_FILES = {
     "escalations_by_outcome.csv": ("outcome", "escalations_by_outcome"),
     "retention_reviews.csv": ("measure", "reviews"),
     "retention_reviews_by_outcome.csv": ("outcome", "reviews_completed_by_outcome"),
+    "incidents_by_type.csv": ("type", "incidents_by_type"),
+    "incidents_by_source.csv": ("source", "incidents_by_source"),
+    "incidents_by_outcome.csv": ("outcome", "incidents_by_outcome"),
+    "incidents_ico.csv": ("measure", "ico"),
 }
 
 
@@ -244,7 +307,14 @@ def write_html(data: ReportData, out: Path) -> Path:
     section("Requests by channel", data.by_channel, "channel")
     section("Requests by decision", data.by_decision, "decision")
     section("Requests by outcome", data.by_outcome, "outcome")
-    section("Approvals", data.approvals, "measure", note="Required: the request needed a manager's approval (R-APPROVAL). Granted and declined: the recorded approval decision. Overridden: shared under an emergency override.")
+    section(
+        "Approvals",
+        data.approvals,
+        "measure",
+        note="Required: the request needed a manager's approval (R-APPROVAL). Granted and declined: the recorded approval decision. "
+        "Overridden: shared under an emergency override; after a decline: the override went against a manager's decline. "
+        "Voided by a change: approvals that stopped counting because a fact they approved changed.",
+    )
     medians = {u: m for u, (_, m) in data.decision_hours.items() if m is not None}
     sections.append(
         "<section><h2>Median time from receipt to decision</h2><p>Hours from logging a request to recording its decision, by urgency.</p>"
@@ -255,6 +325,17 @@ def write_html(data: ReportData, out: Path) -> Path:
     section("Escalations by outcome", data.escalations_by_outcome, "outcome", "escalations")
     section("Retention reviews", data.reviews, "measure", "reviews", note="Reviews due in the period; overdue: still open after their due date; completed.")
     section("Completed reviews by outcome", data.reviews_completed_by_outcome, "outcome", "reviews")
+    section("Incidents by type", data.incidents_by_type, "type", "incidents", note="Information incidents logged in the period (R-INCIDENT).")
+    section("Incidents by source", data.incidents_by_source, "source", "incidents")
+    section("Incidents by outcome", data.incidents_by_outcome, "outcome", "incidents")
+    section(
+        "Incidents and the ICO",
+        data.ico,
+        "measure",
+        "incidents",
+        note="Reportable: the ICO report decision. Reported: an ICO report time is recorded. Deadlines missed: no ICO report "
+        "decision within 72 hours of becoming aware (UK GDPR article 33).",
+    )
     breaches = {f"{rule} ({status})": n for (rule, status), n in data.breaches.items()}
     section("Breaches", breaches, "rule (status)", "breaches", note="Rules broken past the gate, by when they were found (R-AUDIT).")
     page = f"""<!doctype html>
@@ -266,7 +347,7 @@ table {{ border-collapse: collapse; margin: 0.5em 0; }} td, th {{ border: 1px so
 img {{ max-width: 100%; }}
 </style></head><body>
 <h1>InfoShare governance report</h1>
-<p>Period: {data.start.isoformat()} to {data.end.isoformat()} (requests and escalations logged, reviews due, breaches found in the period).
+<p>Period: {data.start.isoformat()} to {data.end.isoformat()} (requests, escalations and incidents logged, reviews due, breaches found in the period).
 {data.requests} information request(s). Generated {data.generated_at.astimezone(dt.timezone.utc).isoformat(timespec='minutes')}. Counts only; no personal data.</p>
 {''.join(sections)}
 </body></html>

@@ -228,6 +228,8 @@ class SchedulerConfig:
     retention_at: tuple[dt.time, ...]
     escalations_at: tuple[dt.time, ...]
     approval_reminders_at: tuple[dt.time, ...]
+    # Timers counted in hours (incident deadlines) are swept this often.
+    timers_every_minutes: int = 15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -673,10 +675,12 @@ class SchedulerSchema(_Strict):
     retention_at = _times_of_day(["06:30"])
     escalations_at = _times_of_day(["07:05", "12:05"])
     approval_reminders_at = _times_of_day(["09:00"])
+    timers_every_minutes = fields.Integer(load_default=15, validate=validate.Range(min=1, max=60, error="must be between 1 and 60 minutes"))
 
     @post_load
     def make(self, data, **_):
-        return SchedulerConfig(**{key: tuple(sorted(set(times))) for key, times in data.items()})
+        every = data.pop("timers_every_minutes")
+        return SchedulerConfig(**{key: tuple(sorted(set(times))) for key, times in data.items()}, timers_every_minutes=every)
 
 
 class ConfigSchema(_Strict):

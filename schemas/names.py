@@ -31,6 +31,7 @@ class TrackerKey(_Named):
     INFORMATION_REQUEST = ("information_request", "Information request")
     ESCALATION = ("escalation", "Escalation")
     RETENTION_REVIEW = ("retention_review", "Retention review")
+    INFORMATION_INCIDENT = ("information_incident", "Information incident")
 
 
 class StatusKey(_Named):
@@ -48,6 +49,10 @@ class StatusKey(_Named):
     # Retention review
     REVIEW_DUE = ("review_due", "Review due")
     REVIEW_COMPLETED = ("review_completed", "Review completed")
+    # Information incident (R-INCIDENT)
+    INCIDENT_REPORTED = ("incident_reported", "Incident reported")
+    INVESTIGATING = ("investigating", "Investigating")
+    INCIDENT_CLOSED = ("incident_closed", "Incident closed")
 
 
 CLOSED_STATUSES = frozenset(
@@ -57,6 +62,7 @@ CLOSED_STATUSES = frozenset(
         StatusKey.WITHDRAWN,
         StatusKey.ESCALATION_RESOLVED,
         StatusKey.REVIEW_COMPLETED,
+        StatusKey.INCIDENT_CLOSED,
     }
 )
 
@@ -73,6 +79,7 @@ TRACKER_STATUSES: dict[TrackerKey, tuple[StatusKey, ...]] = {
     ),
     TrackerKey.ESCALATION: (StatusKey.IN_ESCALATION, StatusKey.ESCALATION_RESOLVED),
     TrackerKey.RETENTION_REVIEW: (StatusKey.REVIEW_DUE, StatusKey.REVIEW_COMPLETED),
+    TrackerKey.INFORMATION_INCIDENT: (StatusKey.INCIDENT_REPORTED, StatusKey.INVESTIGATING, StatusKey.INCIDENT_CLOSED),
 }
 
 

@@ -16,13 +16,23 @@ from schemas.names import StatusKey, TrackerKey, _Named
 
 
 class FieldFormat(str, enum.Enum):
-    """Redmine custom-field formats the project uses."""
+    """The kinds of value a field holds. Most are Redmine's own custom-field
+    formats; a time (`HH:MM`) and a date-time (`YYYY-MM-DD HH:MM`, the site's
+    time zone) are Redmine string fields whose text the rules check (DOMAIN.md,
+    "Custom fields")."""
 
     LIST = "list"
     STRING = "string"  # one line
     TEXT = "text"  # long text
     DATE = "date"
     BOOL = "bool"
+    TIME = "time"
+    DATETIME = "datetime"
+
+    @property
+    def redmine_format(self) -> str:
+        """The format Redmine stores the field in."""
+        return "string" if self in (FieldFormat.TIME, FieldFormat.DATETIME) else self.value
 
 
 # --- Allowed values -------------------------------------------------------
@@ -182,6 +192,48 @@ class ReviewOutcome(str, enum.Enum):
     DESTROY = "Destroy"
 
 
+class IncidentType(str, enum.Enum):
+    COMPLAINT = "Complaint from the public"
+    INADVERTENT_DISCLOSURE = "Inadvertent disclosure"
+    SHARED_WITHOUT_APPROVAL = "Shared without approval"
+    OVERRIDE_OF_DECLINED_APPROVAL = "Override of a declined approval"
+    RETROSPECTIVE_APPROVAL_DECLINED = "Retrospective approval declined"
+    OTHER_CONCERN = "Other concern"
+
+
+class IncidentSource(str, enum.Enum):
+    MEMBER_OF_THE_PUBLIC = "Member of the public"
+    STAFF = "Staff"
+    PARTNER_AGENCY = "Partner agency"
+    INFOSHARE_SERVICE = "InfoShare service"
+
+
+class RiskToIndividuals(str, enum.Enum):
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+    NONE = "None"
+
+
+class IcoReportDecision(str, enum.Enum):
+    REPORTABLE = "Reportable"
+    NOT_REPORTABLE = "Not reportable"
+
+
+class SubjectsInformedOfIncident(str, enum.Enum):
+    YES = "Yes"
+    NO_RISK = "No - would increase risk"
+    NO_NOT_NEEDED = "No - not needed"
+    NOT_YET = "Not yet"
+
+
+class IncidentOutcome(str, enum.Enum):
+    UPHELD = "Upheld"
+    PARTLY_UPHELD = "Partly upheld"
+    NOT_UPHELD = "Not upheld"
+    NO_BREACH_FOUND = "No breach found"
+
+
 class ConfiguredValues(str, enum.Enum):
     """List fields whose values come from the configuration, not from an enum."""
 
@@ -206,6 +258,7 @@ class FieldKey(_Named):
     URGENCY = ("urgency", "Urgency")
     INFORMATION_REQUESTED = ("information_requested", "Information requested")
     PURPOSE_OF_SHARING = ("purpose_of_sharing", "Purpose of sharing")
+    CASE_REFERENCE = ("case_reference", "Case reference")
     # Decision
     DECISION = ("decision", "Decision")
     DECISION_REASONS = ("decision_reasons", "Decision reasons")
@@ -254,13 +307,27 @@ class FieldKey(_Named):
     REVIEW_OUTCOME = ("review_outcome", "Review outcome")
     REVIEW_JUSTIFICATION = ("review_justification", "Review justification")
     NEXT_REVIEW_DATE = ("next_review_date", "Next review date")
+    # Information incident tracker (R-INCIDENT)
+    INCIDENT_TYPE = ("incident_type", "Incident type")
+    INCIDENT_SOURCE = ("incident_source", "Incident source")
+    BECAME_AWARE_AT = ("became_aware_at", "Became aware at")
+    PERSONAL_DATA_INVOLVED = ("personal_data_involved", "Personal data involved")
+    RISK_TO_INDIVIDUALS = ("risk_to_individuals", "Risk to individuals")
+    CONTAINMENT_ACTIONS = ("containment_actions", "Containment actions")
+    ICO_REPORT_DECISION = ("ico_report_decision", "ICO report decision")
+    ICO_DECISION_REASON = ("ico_decision_reason", "ICO decision reason")
+    ICO_REPORTED_AT = ("ico_reported_at", "ICO reported at")
+    ICO_DEADLINE = ("ico_deadline", "ICO deadline")
+    SUBJECTS_INFORMED_OF_INCIDENT = ("subjects_informed_of_incident", "Subjects informed of incident")
+    INCIDENT_OUTCOME = ("incident_outcome", "Incident outcome")
+    LESSONS_LEARNED = ("lessons_learned", "Lessons learned")
 
 
 @dataclasses.dataclass(frozen=True)
 class FieldDef:
     key: FieldKey
     format: FieldFormat
-    tracker: TrackerKey
+    trackers: tuple[TrackerKey, ...]
     values: type[enum.Enum] | ConfiguredValues | None = None
     multiple: bool = False
     # "Used as a filter" in Redmine: the service (or a report) queries by it.
@@ -276,11 +343,13 @@ class FieldDef:
 _IR = TrackerKey.INFORMATION_REQUEST
 _ESC = TrackerKey.ESCALATION
 _REV = TrackerKey.RETENTION_REVIEW
+_INC = TrackerKey.INFORMATION_INCIDENT
 F = FieldFormat
 
 
 def _d(key, fmt, tracker=_IR, values=None, multiple=False, filter=False, description=""):
-    return FieldDef(key, fmt, tracker, values, multiple, filter, description)
+    trackers = tracker if isinstance(tracker, tuple) else (tracker,)
+    return FieldDef(key, fmt, trackers, values, multiple, filter, description)
 
 
 FIELDS: dict[FieldKey, FieldDef] = {
@@ -298,6 +367,7 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.URGENCY, F.LIST, values=Urgency, filter=True),
         _d(FieldKey.INFORMATION_REQUESTED, F.TEXT),
         _d(FieldKey.PURPOSE_OF_SHARING, F.TEXT),
+        _d(FieldKey.CASE_REFERENCE, F.STRING),
         _d(FieldKey.DECISION, F.LIST, values=Decision, filter=True),
         _d(FieldKey.DECISION_REASONS, F.TEXT),
         _d(FieldKey.LAWFUL_BASIS, F.LIST, values=LawfulBasis),
@@ -326,7 +396,7 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.EMERGENCY_OVERRIDE_REASON, F.TEXT),
         _d(FieldKey.DISAGREEMENT_RAISED, F.BOOL, filter=True),
         _d(FieldKey.DISAGREEMENT_DETAILS, F.TEXT),
-        _d(FieldKey.RETENTION_CATEGORY, F.LIST, values=ConfiguredValues.RETENTION_CATEGORIES, filter=True),
+        _d(FieldKey.RETENTION_CATEGORY, F.LIST, (_IR, _INC), ConfiguredValues.RETENTION_CATEGORIES, filter=True),
         _d(FieldKey.RETENTION_REVIEW_DATE, F.DATE, filter=True, description="Set by the InfoShare service."),
         _d(FieldKey.LEGAL_HOLD, F.BOOL, filter=True),
         _d(FieldKey.ESCALATION_STAGE, F.LIST, _ESC, ConfiguredValues.ESCALATION_STAGES, filter=True),
@@ -340,6 +410,19 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.REVIEW_OUTCOME, F.LIST, _REV, ReviewOutcome, filter=True),
         _d(FieldKey.REVIEW_JUSTIFICATION, F.TEXT, _REV),
         _d(FieldKey.NEXT_REVIEW_DATE, F.DATE, _REV),
+        _d(FieldKey.INCIDENT_TYPE, F.LIST, _INC, IncidentType, filter=True),
+        _d(FieldKey.INCIDENT_SOURCE, F.LIST, _INC, IncidentSource, filter=True),
+        _d(FieldKey.BECAME_AWARE_AT, F.DATETIME, _INC),
+        _d(FieldKey.PERSONAL_DATA_INVOLVED, F.BOOL, _INC),
+        _d(FieldKey.RISK_TO_INDIVIDUALS, F.LIST, _INC, RiskToIndividuals),
+        _d(FieldKey.CONTAINMENT_ACTIONS, F.TEXT, _INC),
+        _d(FieldKey.ICO_REPORT_DECISION, F.LIST, _INC, IcoReportDecision, filter=True),
+        _d(FieldKey.ICO_DECISION_REASON, F.TEXT, _INC),
+        _d(FieldKey.ICO_REPORTED_AT, F.DATETIME, _INC),
+        _d(FieldKey.ICO_DEADLINE, F.DATETIME, _INC, description="Set by the InfoShare service."),
+        _d(FieldKey.SUBJECTS_INFORMED_OF_INCIDENT, F.LIST, _INC, SubjectsInformedOfIncident),
+        _d(FieldKey.INCIDENT_OUTCOME, F.LIST, _INC, IncidentOutcome, filter=True),
+        _d(FieldKey.LESSONS_LEARNED, F.TEXT, _INC),
     )
 }
 
@@ -347,7 +430,7 @@ assert set(FIELDS) == set(FieldKey), "every field key has a definition"
 
 
 def fields_of(tracker: TrackerKey) -> tuple[FieldDef, ...]:
-    return tuple(d for d in FIELDS.values() if d.tracker is tracker)
+    return tuple(d for d in FIELDS.values() if tracker in d.trackers)
 
 
 # --- Reading values as Redmine stores them --------------------------------

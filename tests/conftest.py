@@ -53,6 +53,23 @@ def rest(live) -> RedmineRest:
     return RedmineRest(live.redmine_url, live.admin_key_path.read_text().strip(), live.config())
 
 
+@pytest.fixture(scope="session")
+def redmine_web(live):
+    """Web sessions of the demo users, logged in once each: redmine_web("manager1")."""
+    from plugin.devstack.demo import DEMO_PASSWORD
+    from tests.support.webform import WebSession
+
+    sessions: dict[str, WebSession] = {}
+
+    def session(login: str) -> WebSession:
+        if login not in sessions:
+            sessions[login] = WebSession(live.redmine_url)
+            sessions[login].login(login, DEMO_PASSWORD)
+        return sessions[login]
+
+    return session
+
+
 def pytest_terminal_summary(terminalreporter):
     from tests.support.figures import FIGURES
 

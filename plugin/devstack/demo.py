@@ -98,7 +98,13 @@ class DemoSeeder:
 
         project_trackers = [trackers[names.tracker(t)] for t in TrackerKey]
         try:
-            project = self.reader.get(f"/projects/{PROJECT_IDENTIFIER}.json")["project"]
+            project = self.reader.get(f"/projects/{PROJECT_IDENTIFIER}.json", include="trackers")["project"]
+            enabled = {t["id"] for t in project.get("trackers", [])}
+            if not set(project_trackers) <= enabled:
+                # A stack made before a tracker was added (a newer contract).
+                self.admin.engine.request(
+                    "put", f"{self.reader.base}/projects/{PROJECT_IDENTIFIER}.json", data={"project": {"tracker_ids": sorted(enabled | set(project_trackers))}}
+                )
         except ResourceNotFoundError:
             project = self._post(
                 "/projects.json",

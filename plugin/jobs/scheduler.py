@@ -58,6 +58,8 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     scheduler.add_job("plugin.jobs.tasks:escalations", at_times(daily.escalations_at, tz), id="escalations", replace_existing=True)
     # Retention reviews and their reminders.
     scheduler.add_job("plugin.jobs.tasks:retention", at_times(daily.retention_at, tz), id="retention", replace_existing=True)
+    # Timers counted in hours: ICO deadlines of information incidents.
+    scheduler.add_job("plugin.jobs.tasks:incidents", "interval", minutes=daily.timers_every_minutes, id="incidents", replace_existing=True)
     return scheduler
 
 

@@ -57,3 +57,9 @@ def retention() -> None:
     from plugin.store import utcnow
 
     _run("retention", lambda: _require().enforcer.run_retention(utcnow()))
+
+
+def incidents() -> None:
+    from plugin.store import utcnow
+
+    _run("incidents", lambda: _require().enforcer.run_incidents(utcnow()))

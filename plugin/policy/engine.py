@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from plugin.policy import approval, consent, decision, escalation, intake, outcome, retention, share
+from plugin.policy import approval, consent, decision, escalation, incident, intake, outcome, retention, share
 from plugin.policy.model import Action, Context, Verdict, Violation
 from schemas.names import TrackerKey
 
@@ -17,6 +17,7 @@ CHECKS: dict[TrackerKey, tuple[Check, ...]] = {
     TrackerKey.INFORMATION_REQUEST: (intake.check, decision.check, consent.check, outcome.check, share.check, approval.check, retention.check),
     TrackerKey.ESCALATION: (escalation.check,),
     TrackerKey.RETENTION_REVIEW: (retention.check,),
+    TrackerKey.INFORMATION_INCIDENT: (incident.check,),
 }
 
 # What the service does about an issue as it is now.
@@ -24,6 +25,7 @@ DERIVES: dict[TrackerKey, tuple[Derive, ...]] = {
     TrackerKey.INFORMATION_REQUEST: (approval.derive, escalation.derive, retention.derive),
     TrackerKey.ESCALATION: (escalation.derive,),
     TrackerKey.RETENTION_REVIEW: (retention.derive,),
+    TrackerKey.INFORMATION_INCIDENT: (incident.derive,),
 }
 
 

@@ -34,6 +34,7 @@ class RuleId(str, enum.Enum):
     APPROVAL = "R-APPROVAL"
     ESCALATION = "R-ESCALATION"
     RETENTION = "R-RETENTION"
+    INCIDENT = "R-INCIDENT"
     AUDIT = "R-AUDIT"
 
 
@@ -49,7 +50,7 @@ class Actor:
 
 # Rules an administrator's save may break (gate.admins_bypass), to repair a
 # record; it is then a breach. Who may authorise a share is never bypassed.
-BYPASSABLE_RULES = frozenset({RuleId.INTAKE, RuleId.DECISION, RuleId.CONSENT, RuleId.OUTCOME, RuleId.SHARE, RuleId.RETENTION})
+BYPASSABLE_RULES = frozenset({RuleId.INTAKE, RuleId.DECISION, RuleId.CONSENT, RuleId.OUTCOME, RuleId.SHARE, RuleId.RETENTION, RuleId.INCIDENT})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +134,11 @@ class SetDates:
 
 @dataclasses.dataclass(frozen=True)
 class AddWatcher:
-    group: GroupKey
+    """Add a group, or a user by id, as a watcher (Redmine then e-mails them
+    the issue's changes)."""
+
+    group: GroupKey | None = None
+    user_id: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +255,11 @@ class Context:
             return None
         history = self.history[:-1]
         return dataclasses.replace(self, previous=history[-1].before if history else None, proposed=self.previous, history=history)
+
+    def at_step(self, index: int) -> "Context":
+        """The context in which save `index` of the history was judged."""
+        step = self.history[index]
+        return dataclasses.replace(self, previous=step.before, proposed=step.after, history=self.history[: index + 1])
 
     @property
     def step(self) -> Step | None:

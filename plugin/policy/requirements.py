@@ -53,6 +53,12 @@ RESOLUTION_REQUIRED = (FieldKey.ESCALATION_OUTCOME, FieldKey.AGREED_ACTIONS)
 # (Retain also a next review date, checked with the rule).
 REVIEW_COMPLETION_REQUIRED = (FieldKey.REVIEW_OUTCOME, FieldKey.REVIEW_JUSTIFICATION)
 
+# R-INCIDENT: investigating needs the risk to individuals; closing needs the
+# outcome, the lessons learned and the ICO report decision (with its reason or
+# its report time, checked with the rule).
+INVESTIGATION_REQUIRED = (FieldKey.RISK_TO_INDIVIDUALS,)
+CLOSE_INCIDENT_REQUIRED = (FieldKey.INCIDENT_OUTCOME, FieldKey.LESSONS_LEARNED, FieldKey.ICO_REPORT_DECISION)
+
 # Fields only the service writes; people see them read-only.
 SERVICE_OWNED_FIELDS = (
     FieldKey.APPROVAL_REQUIRED,
@@ -60,10 +66,13 @@ SERVICE_OWNED_FIELDS = (
     FieldKey.APPROVED_BY,
     FieldKey.RETENTION_REVIEW_DATE,
 )
+INCIDENT_SERVICE_OWNED_FIELDS = (FieldKey.ICO_DEADLINE,)
 
 # R-ESCALATION: an Escalation's start date (the day its stage began) and due
 # date are the service's timers; people move the stage, the service the dates.
-ESCALATION_SERVICE_ATTRIBUTES = ("start_date", "due_date")
+# R-INCIDENT: an incident's are the day of becoming aware and of the ICO deadline.
+SERVICE_DATE_ATTRIBUTES = ("start_date", "due_date")
+SERVICE_DATED_TRACKERS = (TrackerKey.ESCALATION, TrackerKey.INFORMATION_INCIDENT)
 
 # R-APPROVAL: fields only the approver role may edit.
 APPROVER_ONLY_FIELDS = (FieldKey.APPROVAL_DECISION, FieldKey.APPROVAL_NOTES)
@@ -85,5 +94,9 @@ def required_in_status(tracker: TrackerKey, status: StatusKey) -> tuple[FieldKey
         required += RESOLUTION_REQUIRED
     elif tracker is TrackerKey.RETENTION_REVIEW and status is StatusKey.REVIEW_COMPLETED:
         required += REVIEW_COMPLETION_REQUIRED
+    elif tracker is TrackerKey.INFORMATION_INCIDENT and status is StatusKey.INVESTIGATING:
+        required += INVESTIGATION_REQUIRED
+    elif tracker is TrackerKey.INFORMATION_INCIDENT and status is StatusKey.INCIDENT_CLOSED:
+        required += CLOSE_INCIDENT_REQUIRED
     assert status in TRACKER_STATUSES[tracker], f"{status} is not a status of {tracker}"
     return tuple(required)

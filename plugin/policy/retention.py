@@ -223,7 +223,7 @@ def _anonymise(request: IssueState, ctx: Context, fully: bool) -> tuple:
     retention = ctx.config.retention
     marker = retention.redaction_marker
     if fully:
-        keys = [d.key for d in FIELDS.values() if d.tracker is TrackerKey.INFORMATION_REQUEST and d.format in (FieldFormat.STRING, FieldFormat.TEXT)]
+        keys = [d.key for d in FIELDS.values() if TrackerKey.INFORMATION_REQUEST in d.trackers and d.format in (FieldFormat.STRING, FieldFormat.TEXT)]
         core = list(CORE_PERSONAL_FIELDS)
     else:
         keys = [F(k) for k in retention.anonymise_fields if k not in CORE_PERSONAL_FIELDS]

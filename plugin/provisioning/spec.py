@@ -12,7 +12,14 @@ import dataclasses
 import json
 from typing import Any
 
-from plugin.policy.requirements import APPROVER_ONLY_FIELDS, ESCALATION_SERVICE_ATTRIBUTES, SERVICE_OWNED_FIELDS, required_in_status
+from plugin.policy.requirements import (
+    APPROVER_ONLY_FIELDS,
+    INCIDENT_SERVICE_OWNED_FIELDS,
+    SERVICE_DATE_ATTRIBUTES,
+    SERVICE_DATED_TRACKERS,
+    SERVICE_OWNED_FIELDS,
+    required_in_status,
+)
 from schemas.config import Config
 from schemas.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
 from schemas.record import FIELDS, ConfiguredValues, FieldDef
@@ -134,11 +141,12 @@ _ROLE_PERMISSIONS: dict[RoleKey, tuple[str, ...]] = {
 }
 
 # Which trackers each human role may create and edit issues of (all may view
-# and comment on all three).
+# and comment on all of them). Every MASH role may log and work on an
+# information incident (R-INCIDENT: anyone in the project logs one).
 _EDITABLE_TRACKERS: dict[RoleKey, tuple[TrackerKey, ...]] = {
-    RoleKey.MASH_PRACTITIONER: (TrackerKey.INFORMATION_REQUEST, TrackerKey.ESCALATION),
-    RoleKey.MASH_MANAGER: (TrackerKey.INFORMATION_REQUEST, TrackerKey.ESCALATION),
-    RoleKey.INFORMATION_GOVERNANCE_LEAD: (TrackerKey.RETENTION_REVIEW,),
+    RoleKey.MASH_PRACTITIONER: (TrackerKey.INFORMATION_REQUEST, TrackerKey.ESCALATION, TrackerKey.INFORMATION_INCIDENT),
+    RoleKey.MASH_MANAGER: (TrackerKey.INFORMATION_REQUEST, TrackerKey.ESCALATION, TrackerKey.INFORMATION_INCIDENT),
+    RoleKey.INFORMATION_GOVERNANCE_LEAD: (TrackerKey.RETENTION_REVIEW, TrackerKey.INFORMATION_INCIDENT),
 }
 
 
@@ -163,10 +171,13 @@ def _roles(config: Config) -> tuple[RoleSpec, ...]:
 # --- Workflow transitions ------------------------------------------------------
 
 # What a practitioner may do with a request. Moving out of Awaiting approval is
-# the approver's alone (R-APPROVAL, West Yorkshire procedures 3.5).
+# the approver's (R-APPROVAL, West Yorkshire procedures 3.5), but for sharing
+# under an emergency override, which the gate allows only with the override
+# and its reason (R-APPROVAL 7: an emergency share is never blocked).
 _PRACTITIONER_REQUEST_MOVES = {
     S.RECEIVED: (S.ASSESSING, S.AWAITING_APPROVAL, S.SHARED, S.NOT_SHARED, S.WITHDRAWN),
     S.ASSESSING: (S.AWAITING_APPROVAL, S.SHARED, S.NOT_SHARED, S.WITHDRAWN),
+    S.AWAITING_APPROVAL: (S.SHARED,),
     S.APPROVED: (S.SHARED, S.NOT_SHARED, S.WITHDRAWN),
 }
 _APPROVER_REQUEST_MOVES = {
@@ -179,6 +190,9 @@ _APPROVER_REQUEST_MOVES = {
 _ESCALATION_MOVES = {S.IN_ESCALATION: (S.ESCALATION_RESOLVED,)}
 _ESCALATION_REOPEN = {S.ESCALATION_RESOLVED: (S.IN_ESCALATION,)}
 _REVIEW_MOVES = {S.REVIEW_DUE: (S.REVIEW_COMPLETED,)}
+_INCIDENT_MOVES = {S.INCIDENT_REPORTED: (S.INVESTIGATING, S.INCIDENT_CLOSED), S.INVESTIGATING: (S.INCIDENT_CLOSED,)}
+# Reopening a closed incident is for governance and managers.
+_INCIDENT_REOPEN = {S.INCIDENT_CLOSED: (S.INVESTIGATING,)}
 
 
 def _moves(role: RoleKey, tracker: TrackerKey, approver: RoleKey) -> set[tuple[StatusKey, StatusKey]]:
@@ -200,6 +214,10 @@ def _moves(role: RoleKey, tracker: TrackerKey, approver: RoleKey) -> set[tuple[S
             moves |= pairs(_ESCALATION_REOPEN)
     if tracker is TrackerKey.RETENTION_REVIEW and role is RoleKey.INFORMATION_GOVERNANCE_LEAD:
         moves |= pairs(_REVIEW_MOVES)
+    if tracker is TrackerKey.INFORMATION_INCIDENT and role in HUMAN_ROLES:
+        moves |= pairs(_INCIDENT_MOVES)
+        if role is not RoleKey.MASH_PRACTITIONER:
+            moves |= pairs(_INCIDENT_REOPEN)
     return moves
 
 
@@ -230,13 +248,15 @@ def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
                     readonly += SERVICE_OWNED_FIELDS
                     if role is not approver:
                         readonly += APPROVER_ONLY_FIELDS
+                if tracker is TrackerKey.INFORMATION_INCIDENT:
+                    readonly += INCIDENT_SERVICE_OWNED_FIELDS
                 required = [f for f in required_in_status(tracker, status) if f not in readonly]
                 for field in required:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "required"))
                 for field in readonly:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "readonly"))
-                if tracker is TrackerKey.ESCALATION:
-                    for attribute in ESCALATION_SERVICE_ATTRIBUTES:
+                if tracker in SERVICE_DATED_TRACKERS:
+                    for attribute in SERVICE_DATE_ATTRIBUTES:
                         rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), attribute, "readonly"))
     return tuple(rules)
 
@@ -256,11 +276,11 @@ def _custom_fields(config: Config) -> tuple[CustomFieldSpec, ...]:
     return tuple(
         CustomFieldSpec(
             name=config.names.field(d.key),
-            field_format=d.format.value,
+            field_format=d.format.redmine_format,
             possible_values=possible_values(d, config),
             multiple=d.multiple,
             is_filter=d.filter,
-            trackers=(config.names.tracker(d.tracker),),
+            trackers=tuple(config.names.tracker(t) for t in d.trackers),
             description=d.description,
         )
         for d in FIELDS.values()
@@ -273,6 +293,7 @@ _TRACKER_DESCRIPTIONS = {
     TrackerKey.INFORMATION_REQUEST: "A request to share information, or a proactive disclosure, and the decision on it.",
     TrackerKey.ESCALATION: "A disagreement about sharing, taken through the escalation and conflict resolution procedure.",
     TrackerKey.RETENTION_REVIEW: "A scheduled review of whether a closed request's record is still needed.",
+    TrackerKey.INFORMATION_INCIDENT: "A complaint about a disclosure, an inadvertent disclosure, or a share that got past the controls, investigated by information governance.",
 }
 
 

@@ -6,58 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-import pytest
-from redminelib.exceptions import ValidationError
-
 from plugin.calendar import WorkingCalendar
 from schemas.names import StatusKey
 from schemas.record import FieldKey
-from tests.support.waiting import wait_until
-from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.dates import iso_today as today
+from tests.support.flows import in_doubt_phone_request, notes_of, refused, route, status_of, wait_for_issue
+from tests.support.rest import decision_values, intake_values, share_values
+from tests.support.waiting import wait_until
 
 F = FieldKey
 S = StatusKey
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 
-
-
-def wait_for_issue(rest, issue_id, predicate, what: str) -> dict:
-    """The issue once `predicate(issue)` holds (the worker acts within seconds)."""
-    found: dict = {}
-
-    def check():
-        found["issue"] = rest.issue(issue_id)
-        return predicate(found["issue"])
-
-    wait_until(check, what=what)
-    return found["issue"]
-
-
-def refused(action) -> str:
-    with pytest.raises(ValidationError) as info:
-        action()
-    return str(info.value)
-
-
-def status_of(rest, issue_id) -> str:
-    return rest.issue(issue_id)["status"]["name"]
-
-
-def notes_of(rest, issue_id) -> list[str]:
-    return [j.get("notes") or "" for j in rest.issue(issue_id)["journals"]]
-
-
-def in_doubt_phone_request(rest, login="practitioner1") -> int:
-    return rest.create_issue(login, intake_values(recipient_entitlement="In doubt"), subject="Approval test")
-
-
-def route(live, rest, issue_id, login="practitioner1"):
-    """Record a share decision; the service moves the request to managers."""
-    live.settle()
-    rest.update_issue(login, issue_id, decision_values(), status=S.ASSESSING)
-    wait_until(lambda: status_of(rest, issue_id) == "Awaiting approval", what="routing to Awaiting approval")
-    live.settle()
 
 
 def test_phone_request_in_doubt_needs_manager1s_approval_before_sharing(live, rest):
@@ -77,8 +37,9 @@ def test_phone_request_in_doubt_needs_manager1s_approval_before_sharing(live, re
     routed = next(j for j in issue["journals"] if "[infoshare:approval-request-" in (j.get("notes") or ""))
     assert routed["private_notes"] is True and routed["user"]["name"] == "InfoShare service"
 
-    # Redmine's workflow gives only managers a way out of Awaiting approval...
-    rest.update_issue("practitioner1", issue_id, share_values(today()), status=S.SHARED)
+    # A practitioner's only way out of Awaiting approval is an emergency share...
+    message = refused(lambda: rest.update_issue("practitioner1", issue_id, share_values(today()), status=S.SHARED))
+    assert "this request needs a manager's approval before it can be Shared" in message
     assert status_of(rest, issue_id) == "Awaiting approval"
     # ...and a manager cannot mark it Approved without recording the approval.
     message = refused(lambda: rest.update_issue("manager2", issue_id, status=S.APPROVED))
@@ -111,7 +72,7 @@ def test_a_user_with_both_roles_cannot_approve_their_own_decision(live, rest):
     issue_id = in_doubt_phone_request(rest, login=dual)
     route(live, rest, issue_id, login=dual)
     message = refused(lambda: rest.update_issue(dual, issue_id, {F.APPROVAL_DECISION: "Approved"}))
-    assert "Approval decision: you cannot approve a request you logged or a decision you recorded; another manager must approve it (R-APPROVAL)." in message
+    assert "Approval decision: you cannot approve a request you logged or a decision you recorded or changed; another manager must approve it (R-APPROVAL)." in message
     # Another manager can.
     rest.update_issue("manager2", issue_id, {F.APPROVAL_DECISION: "Approved"}, status=S.APPROVED)
     wait_until(lambda: rest.field_value(rest.issue(issue_id), F.APPROVED_BY) == "Mark Manager", what="Approved by manager2")

@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import requests
 
@@ -240,3 +241,30 @@ def test_two_retention_runs_at_once_open_one_review(live, rest):
     assert len(reviews) == 1
     busy = [err for (_, err), r in zip(results, runs) if r.returncode != 0]
     assert all("another retention run is in progress" in err for err in busy)
+
+
+def test_a_worker_killed_between_opening_an_incident_and_noting_it_opens_no_second(live, rest):
+    from tests.support.flows import has_note, incidents_of, route, status_of
+
+    issue_id = rest.create_issue("practitioner1", intake_values(recipient_entitlement="In doubt"), subject="Fault incident")
+    route(live, rest, issue_id)
+    rest.update_issue("manager1", issue_id, {F.APPROVAL_DECISION: "Declined"})
+    wait_until(lambda: status_of(rest, issue_id) == "Assessing", what="back to Assessing")
+    live.settle()
+    delivered = len(live.store().deliveries_for_issue(issue_id))
+    with live.paused_scheduler():
+        override = {F.EMERGENCY_OVERRIDE: "1", F.EMERGENCY_OVERRIDE_REASON: "Immediate risk"}
+        rest.update_issue("practitioner1", issue_id, {**share_values(today().isoformat()), **override}, status=S.SHARED)
+        live.wait_for_deliveries(issue_id, delivered + 1)
+        env = {**live.service_env(), "PYTHONPATH": f"{Path(__file__).resolve().parents[1] / 'support' / 'kill_after_create'}:{live.service_env()['PYTHONPATH']}"}
+        crashed = subprocess.run([str(BIN_DIR / "infoshare"), "--config", str(live.config_path), "worker", "--once"], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert crashed.returncode == -signal.SIGKILL
+        assert len(incidents_of(rest, issue_id)) == 1  # opened...
+        assert not has_note(rest, issue_id, "override-after-decline-")  # ...and not yet noted
+    live.settle()  # the scheduler's worker runs again
+    wait_until(lambda: has_note(rest, issue_id, "override-after-decline-"), what="the note after the restart")
+    incidents = incidents_of(rest, issue_id)
+    report(f"kill -9 between opening an incident and noting it: incidents for the request {len(incidents)}")
+    assert len(incidents) == 1
+    assert effects_duplicated(rest, [issue_id]) == 0

@@ -13,10 +13,13 @@ import zoneinfo
 from plugin.devstack.stack import PROJECT_DIR
 from schemas.names import StatusKey, TrackerKey
 from schemas.record import FieldKey
+from tests.support.flows import in_doubt_phone_request, route, status_of
 from tests.support.rest import decision_values, intake_values, share_values
+from tests.support.waiting import wait_until
 
 F = FieldKey
 S = StatusKey
+LONDON = zoneinfo.ZoneInfo("Europe/London")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
 
 
@@ -28,6 +31,23 @@ def seed(live, rest, today: str) -> None:
     refused = rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone="", urgency="Red"), subject="Report seed")
     rest.update_issue("practitioner1", refused, {**decision_values(decision="Do not share", public_interest_justification=""), F.RETENTION_CATEGORY: "Early help"}, status=S.NOT_SHARED)
     rest.create_issue("practitioner1", intake_values(recipient_entitlement="In doubt"), subject="Report seed")
+    # An approval voided by a change of the facts it saw.
+    approved = in_doubt_phone_request(rest, subject="Report seed")
+    route(live, rest, approved)
+    rest.update_issue("manager1", approved, {F.APPROVAL_DECISION: "Approved"})
+    wait_until(lambda: status_of(rest, approved) == "Approved", what="approved")
+    live.settle()
+    rest.update_issue("practitioner1", approved, {F.REQUESTER_ORGANISATION: "Another practice"})
+    # Incidents: one logged and closed as reportable, one still open.
+    aware = dt.datetime.now(LONDON).replace(second=0, microsecond=0) - dt.timedelta(minutes=10)
+    stamp = aware.strftime("%Y-%m-%d %H:%M")
+    closed = rest.create_issue("practitioner2", {F.INCIDENT_TYPE: "Inadvertent disclosure", F.INCIDENT_SOURCE: "Staff", F.BECAME_AWARE_AT: stamp},
+                               tracker=TrackerKey.INFORMATION_INCIDENT, subject="Report seed incident")
+    live.settle()
+    rest.update_issue("governance1", closed, {F.RISK_TO_INDIVIDUALS: "Medium", F.INCIDENT_OUTCOME: "Upheld", F.LESSONS_LEARNED: "Check recipients",
+                                              F.ICO_REPORT_DECISION: "Reportable", F.ICO_REPORTED_AT: stamp}, status=S.INCIDENT_CLOSED)
+    rest.create_issue("manager2", {F.INCIDENT_TYPE: "Complaint from the public", F.INCIDENT_SOURCE: "Member of the public"},
+                      tracker=TrackerKey.INFORMATION_INCIDENT, subject="Report seed incident")
     live.settle()
 
 
@@ -43,6 +63,13 @@ def all_issues(rest, tracker_id: int, **filters) -> list[dict]:
 
 def value(issue: dict, name: str):
     return next((cf.get("value") for cf in issue.get("custom_fields", []) if cf["name"] == name), None) or None
+
+
+def service_notes(rest, issue_id: int, marker: str) -> int:
+    """Notes the service posted on the issue with the given marker."""
+    return sum(
+        j["user"]["name"] == "InfoShare service" and f"[infoshare:{marker}" in (j.get("notes") or "") for j in rest.issue(issue_id)["journals"]
+    )
 
 
 def read_csv(path) -> dict[str, str]:
@@ -71,7 +98,22 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
             "granted": sum(value(i, "Approval decision") == "Approved" and bool(value(i, "Approved by")) for i in requests),
             "declined": sum(value(i, "Approval decision") == "Declined" for i in requests),
             "overridden": sum(value(i, "Emergency override") == "1" and bool(value(i, "Emergency override reason")) for i in requests),
+            "overridden after a decline": sum(bool(service_notes(rest, i["id"], "override-after-decline-")) for i in requests if value(i, "Decision")),
+            "voided by a change": sum(service_notes(rest, i["id"], "approval-void-") for i in requests if value(i, "Decision")),
         },
+    }
+    incidents = [rest.issue(i["id"]) for i in all_issues(rest, rest.tracker_ids[TrackerKey.INFORMATION_INCIDENT], created_on=period)]
+    assert len(incidents) >= 2
+    expected["incidents_by_type.csv"] = collections.Counter(value(i, "Incident type") or "(not recorded)" for i in incidents)
+    expected["incidents_by_source.csv"] = collections.Counter(value(i, "Incident source") or "(not recorded)" for i in incidents)
+    expected["incidents_by_outcome.csv"] = collections.Counter(
+        (value(i, "Incident outcome") or "(not recorded)") if i["status"]["name"] == "Incident closed" else "Open" for i in incidents
+    )
+    expected["incidents_ico.csv"] = {
+        "logged": len(incidents),
+        "reportable": sum(value(i, "ICO report decision") == "Reportable" for i in incidents),
+        "reported": sum(bool(value(i, "ICO reported at")) for i in incidents),
+        "deadlines missed": 0,  # all logged today: no 72 hours have passed
     }
     escalations = all_issues(rest, rest.tracker_ids[TrackerKey.ESCALATION], created_on=period)
     expected["escalations_by_stage.csv"] = collections.Counter(value(e, "Escalation stage") or "(not recorded)" for e in escalations)
@@ -83,7 +125,7 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
     }
     for filename, counts in expected.items():
         got = {k: int(v) for k, v in read_csv(out / filename).items()}
-        assert got == {k: v for k, v in counts.items() if v or filename in ("approvals.csv", "retention_reviews.csv")}, filename
+        assert got == {k: v for k, v in counts.items() if v or filename in ("approvals.csv", "retention_reviews.csv", "incidents_ico.csv")}, filename
 
     # Median time to decision, from each request's journals.
     hours = collections.defaultdict(list)
@@ -120,5 +162,5 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
         page.screenshot(path=str(artifacts / "report.png"), full_page=True)
         title = page.title()
         browser.close()
-    assert len(widths) == 10 and all(w > 0 for w in widths)
+    assert len(widths) == 14 and all(w > 0 for w in widths)
     assert title.startswith("InfoShare governance report")

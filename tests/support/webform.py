@@ -17,8 +17,12 @@ class _FormFields(html.parser.HTMLParser):
         super().__init__()
         self.token: str | None = None
         self.names: set[str] = set()
+        self.values: dict[str, str] = {}  # hidden and text inputs' values
+        self.options: dict[str, list[str]] = {}  # a select's option labels
         self.errors: list[str] = []
         self._in_errors = 0
+        self._select: str | None = None
+        self._option: str | None = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -26,6 +30,13 @@ class _FormFields(html.parser.HTMLParser):
             self.token = a.get("content")
         if tag in ("input", "select", "textarea") and a.get("name"):
             self.names.add(a["name"])
+            if tag == "input" and a.get("value") is not None:
+                self.values.setdefault(a["name"], a["value"])
+        if tag == "select" and a.get("name"):
+            self._select = a["name"]
+            self.options.setdefault(a["name"], [])
+        elif tag == "option" and self._select:
+            self._option = ""
         if tag == "div" and a.get("id") == "errorExplanation":
             self._in_errors = 1
         elif self._in_errors and tag == "li":
@@ -34,10 +45,17 @@ class _FormFields(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "div" and self._in_errors:
             self._in_errors = 0
+        if tag == "option" and self._select and self._option is not None:
+            self.options[self._select].append(self._option.strip())
+            self._option = None
+        if tag == "select":
+            self._select = None
 
     def handle_data(self, data):
         if self._in_errors and self.errors:
             self.errors[-1] += data
+        if self._option is not None:
+            self._option += data
 
 
 def parse(page: str) -> _FormFields:
@@ -83,6 +101,30 @@ class WebSession:
             else:
                 data.append((name, value))
         return self.http.post(f"{self.base}/projects/{project}/issues", data=data, allow_redirects=False, timeout=30)
+
+    def issue_page(self, issue_id: int) -> _FormFields:
+        """The issue's page, with its edit form."""
+        r = self.http.get(f"{self.base}/issues/{issue_id}", timeout=10)
+        r.raise_for_status()
+        return parse(r.text)
+
+    def update_issue(self, issue_id: int, custom_values: Mapping[int, Any], *, status_id: int | None = None, notes: str = "") -> requests.Response:
+        """Submit the issue's edit form as a browser would (its CSRF token and
+        lock version from the page), changing only what is given."""
+        page = self.issue_page(issue_id)
+        data: list[tuple[str, Any]] = [
+            ("_method", "patch"),
+            ("authenticity_token", page.token),
+            ("issue[lock_version]", page.values.get("issue[lock_version]", "0")),
+            ("issue[notes]", notes),
+            ("commit", "Submit"),
+        ]
+        if status_id is not None:
+            data.append(("issue[status_id]", status_id))
+        for field_id, value in custom_values.items():
+            name = f"issue[custom_field_values][{field_id}]"
+            data += [(name + "[]", v) for v in value] if isinstance(value, list) else [(name, value)]
+        return self.http.post(f"{self.base}/issues/{issue_id}", data=data, allow_redirects=False, timeout=30)
 
     @staticmethod
     def issue_id_from_redirect(response: requests.Response) -> int:

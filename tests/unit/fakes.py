@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from plugin.policy.model import Principal
 from plugin.redmine.adapter import RedminePort
 from schemas.config import Config
-from schemas.names import TRACKER_STATUSES, RoleKey, StatusKey, TrackerKey
+from schemas.names import CLOSED_STATUSES, TRACKER_STATUSES, RoleKey, StatusKey, TrackerKey
 from schemas.record import FIELDS, FieldKey
 
 BOT_ID = 9
@@ -72,7 +72,7 @@ class FakeRedmine(RedminePort):
                 {"id": FIELD_IDS[d.key], "name": self.config.names.field(d.key), "value": ([] if d.multiple else "") if d.key not in values else values[d.key]}
                 | ({"multiple": True} if d.multiple else {})
                 for d in FIELDS.values()
-                if d.tracker is tracker
+                if tracker in d.trackers
             ],
             "created_on": stamp,
             "updated_on": stamp,
@@ -108,7 +108,7 @@ class FakeRedmine(RedminePort):
         if status is not None and issue["status"]["id"] != STATUS_IDS[status]:
             details.append({"property": "attr", "name": "status_id", "old_value": str(issue["status"]["id"]), "new_value": str(STATUS_IDS[status])})
             issue["status"] = self._status(status)
-            closed = status in (StatusKey.SHARED, StatusKey.NOT_SHARED, StatusKey.WITHDRAWN, StatusKey.ESCALATION_RESOLVED, StatusKey.REVIEW_COMPLETED)
+            closed = status in CLOSED_STATUSES
             issue["closed_on"] = self.clock.isoformat().replace("+00:00", "Z") if closed else None
         for key in ("subject", "description"):
             if text and key in text and issue.get(key) != text[key]:
@@ -212,15 +212,14 @@ class FakeRedmine(RedminePort):
         """Redmine's filter semantics for what the service asks: a value,
         "!*" (none), "<=date"; and status_id "*" (any) or "o" (open)."""
         self.reads += 1
-        closed = {self.config.names.status(k) for k in (StatusKey.SHARED, StatusKey.NOT_SHARED, StatusKey.WITHDRAWN,
-                                                        StatusKey.ESCALATION_RESOLVED, StatusKey.REVIEW_COMPLETED)}
+        closed = {self.config.names.status(k) for k in CLOSED_STATUSES}
         for issue in sorted(self.issues.values(), key=lambda i: i["id"]):
             if issue["tracker"]["name"] != self.config.names.tracker(tracker):
                 continue
             if filters.get("status_id", "o") == "o" and issue["status"]["name"] in closed:
                 continue
             due = filters.get("due_date")
-            if due and not (issue.get("due_date") and issue["due_date"] <= due[2:]):
+            if due and not (issue.get("due_date") and self._matches(issue["due_date"], due)):
                 continue
             if all(self._matches(self.value(issue["id"], key), wanted) for key, wanted in field_filters.items()):
                 yield {"id": issue["id"], "updated_on": issue["updated_on"]}
@@ -232,6 +231,8 @@ class FakeRedmine(RedminePort):
             return empty
         if wanted.startswith("<="):
             return not empty and value <= wanted[2:]
+        if wanted.startswith(">="):
+            return not empty and value >= wanted[2:]
         return value == wanted
 
     def service_user_id(self) -> int:

@@ -280,7 +280,7 @@ def test_lookup_helpers():
     assert c.escalation.stages[0].owner_group is None
     assert c.escalation.stages[1].owner_group is GroupKey.MASH_MANAGERS
     assert c.escalation.stages[1].label == "Stage 2: Manager to manager"
-    assert c.gated_trackers == ("Information request", "Escalation", "Retention review")
+    assert c.gated_trackers == ("Information request", "Escalation", "Retention review", "Information incident")
 
 
 def test_secret_rotation_needs_an_end_and_a_different_secret():

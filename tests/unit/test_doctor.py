@@ -149,7 +149,7 @@ def test_workflow_and_settings_differences(spec, live):
     state["tracker_permissions"]["MASH practitioner"]["add_issues"] = "all"
     out = findings(spec, live)
     assert "different: setting issue_group_assignment (should be 1)" in out
-    assert "different: plugin setting 'trackers handled' (should be Information request, Escalation, Retention review)" in out
+    assert "different: plugin setting 'trackers handled' (should be Information request, Escalation, Retention review, Information incident)" in out
     assert "different: plugin setting 'refuse while unreachable' (should be Shared, Approved, Not shared)" in out
     assert "missing: plugin setting 'service URL' (Redmine does not know where the service is)" in out
     assert "missing: plugin setting 'shared secret' (events cannot be signed)" in out
@@ -159,7 +159,7 @@ def test_workflow_and_settings_differences(spec, live):
     assert any(f.startswith("missing: field rule") and "Decision reasons required" in f for f in out)
     assert "extra: field rule Escalation / MASH manager / In escalation: Other agency required" in out
     assert (
-        "different: role 'MASH practitioner' permission add_issues (applies to all, should apply to ['Escalation', 'Information request'])" in out
+        "different: role 'MASH practitioner' permission add_issues (applies to all, should apply to ['Escalation', 'Information incident', 'Information request'])" in out
     )
     # Workflows of other trackers are not InfoShare's business.
     assert not any("Bug" in f for f in out)

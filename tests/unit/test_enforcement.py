@@ -393,3 +393,87 @@ def test_the_daily_job_reads_only_the_due_requests(redmine, store):
     assert quiet.due == 0 and reads_quiet > 0
     # One query, then per due request: the request and its related issues.
     assert redmine.reads <= 1 + 2 * 3
+
+
+# --- R-APPROVAL 7 and R-INCIDENT through the worker and the incident job ---------------------------------
+
+OVERRIDE = {**DECISION, **SHARE_RECORD, F.SHARED_ON: "2026-11-21", F.EMERGENCY_OVERRIDE: "1", F.EMERGENCY_OVERRIDE_REASON: "immediate risk"}
+
+
+def declined_request(redmine, enforcer):
+    issue_id = redmine.create(dict(IN_DOUBT))
+    redmine.edit(issue_id, 10, values=dict(DECISION), status=StatusKey.ASSESSING)
+    enforcer.handle_event(latest_event(redmine, issue_id))  # routed to the managers
+    redmine.edit(issue_id, 12, values={F.APPROVAL_DECISION: "Declined"})
+    enforcer.handle_event(latest_event(redmine, issue_id))  # back to the practitioner
+    assert redmine.issues[issue_id]["status"]["name"] == "Assessing"
+    return issue_id
+
+
+def incidents_of(redmine, issue_id):
+    tracker = CONFIG.names.tracker(TrackerKey.INFORMATION_INCIDENT)
+    return [i for i in redmine.issues.values() if i["tracker"]["name"] == tracker and issue_id in {r["issue_id"] for r in i["relations"]} | {r["issue_to_id"] for r in i["relations"]}]
+
+
+def test_an_override_after_a_decline_tells_the_manager_and_opens_one_incident(redmine, enforcer):
+    issue_id = declined_request(redmine, enforcer)
+    redmine.edit(issue_id, 10, values=dict(OVERRIDE), status=StatusKey.SHARED)
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    (opened,) = incidents_of(redmine, issue_id)
+    assert redmine.value(opened["id"], F.INCIDENT_TYPE) == "Override of a declined approval"
+    # Aware when the override was saved: the deadline is 72 hours from that save.
+    saved = dt.datetime.fromisoformat(redmine.issues[issue_id]["journals"][-2]["created_on"].replace("Z", "+00:00"))
+    assert redmine.value(opened["id"], F.ICO_DEADLINE) == (saved + dt.timedelta(hours=72)).strftime("%Y-%m-%d %H:%M")
+    assert opened["assigned_to"]["id"] == 51  # Information governance
+    request = redmine.issues[issue_id]
+    assert {w["id"] for w in request["watchers"]} == {12}  # the manager who declined
+    assert redmine.value(issue_id, F.APPROVAL_DECISION) in ("", None)  # asked afresh, retrospectively
+    enforcer.reconcile()
+    enforcer.reconcile()
+    assert len(incidents_of(redmine, issue_id)) == 1
+
+
+def test_a_crash_between_opening_the_incident_and_noting_it_opens_no_second(redmine, store):
+    class CrashOnce(RedmineExecutor):
+        crashed = False
+
+        def _update(self, issue_id, attributes):
+            if not self.crashed and any("override-after-decline" in (attributes.get("notes") or "") for _ in [0]):
+                CrashOnce.crashed = True
+                raise RuntimeError("killed")
+            super()._update(issue_id, attributes)
+
+    enforcer = Enforcer(CONFIG, redmine, store, CrashOnce(redmine, CONFIG), clock=lambda: NOW)
+    issue_id = declined_request(redmine, enforcer)
+    redmine.edit(issue_id, 10, values=dict(OVERRIDE), status=StatusKey.SHARED)
+    with pytest.raises(RuntimeError):
+        enforcer.handle_event(latest_event(redmine, issue_id))
+    assert len(incidents_of(redmine, issue_id)) == 1  # opened, but the request was not told
+    enforcer.handle_event(latest_event(redmine, issue_id))
+    assert len(incidents_of(redmine, issue_id)) == 1
+    assert any("[infoshare:override-after-decline-" in n for n in redmine.notes_by_service(issue_id))
+
+
+def test_the_incident_job_reminds_at_24_48_66_hours_and_notes_the_deadline_once(redmine, store):
+    enforcer = Enforcer(CONFIG, redmine, store, RedmineExecutor(redmine, CONFIG), clock=lambda: NOW)
+    logged = redmine.create({F.INCIDENT_TYPE: "Complaint from the public", F.BECAME_AWARE_AT: "2026-11-21 09:00"}, author_id=11,
+                            tracker=TrackerKey.INFORMATION_INCIDENT, status=StatusKey.INCIDENT_REPORTED)
+    enforcer.handle_event(event_for(redmine, logged, type=EventType.ISSUE_CREATED))
+    assert redmine.value(logged, F.ICO_DEADLINE) == "2026-11-24 09:00"
+    assert redmine.issues[logged]["due_date"] == "2026-11-24" and redmine.issues[logged]["assigned_to"]["id"] == 51
+    decided = redmine.create({F.INCIDENT_TYPE: "Other concern", F.ICO_REPORT_DECISION: "Not reportable", F.BECAME_AWARE_AT: "2026-11-21 09:00"},
+                             tracker=TrackerKey.INFORMATION_INCIDENT, status=StatusKey.INCIDENT_REPORTED)
+    aware = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
+    assert enforcer.run_incidents(aware + dt.timedelta(hours=23)).reminders == []
+    first = enforcer.run_incidents(aware + dt.timedelta(hours=25))
+    assert first.reminders == [logged] and first.checked == 1  # the decided one is not even read
+    assert enforcer.run_incidents(aware + dt.timedelta(hours=25)).reminders == []  # once
+    assert enforcer.run_incidents(aware + dt.timedelta(hours=49)).reminders == [logged]
+    assert enforcer.run_incidents(aware + dt.timedelta(hours=67)).reminders == [logged]
+    late = enforcer.run_incidents(aware + dt.timedelta(hours=73))
+    assert late.deadlines_passed == [logged] and late.reminders == []
+    assert {w["id"] for w in redmine.issues[logged]["watchers"]} == {52}  # Heads of service
+    assert enforcer.run_incidents(aware + dt.timedelta(hours=80)).deadlines_passed == []
+    assert not any("[infoshare:ico-" in n for n in redmine.notes_by_service(decided))
+    # A week after the deadline the incident is no longer swept.
+    assert enforcer.run_incidents(aware + dt.timedelta(days=12)).checked == 0

@@ -215,9 +215,9 @@ def test_other_requests_get_json_errors(client, method, path, status, code):
 def test_health_endpoints(client):
     base = "http://redmine.test"
     responses.get(f"{base}/users/current.json", json={"user": {"id": 9}})
-    responses.get(f"{base}/trackers.json", json={"trackers": [{"id": i, "name": n} for i, n in enumerate(["Information request", "Escalation", "Retention review"])]})
+    responses.get(f"{base}/trackers.json", json={"trackers": [{"id": i, "name": n} for i, n in enumerate(["Information request", "Escalation", "Retention review", "Information incident"])]})
     statuses = ["Received", "Assessing", "Awaiting approval", "Approved", "Shared", "Not shared", "Withdrawn", "In escalation",
-                "Escalation resolved", "Review due", "Review completed"]
+                "Escalation resolved", "Review due", "Review completed", "Incident reported", "Investigating", "Incident closed"]
     responses.get(f"{base}/issue_statuses.json", json={"issue_statuses": [{"id": i, "name": n} for i, n in enumerate(statuses)]})
     assert client.get("/healthz").json == {"status": "ok"}
     r = client.get("/readyz")

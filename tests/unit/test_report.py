@@ -16,17 +16,24 @@ CONFIG = make_config()
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
 
 
-def request(status=S.ASSESSING, decided_after_hours=None, **values):
+def request(status=S.ASSESSING, decided_after_hours=None, voided=0, after_decline=False, **values):
     fields = {F(k): v for k, v in values.items()}
     state = IssueState(1, TrackerKey.INFORMATION_REQUEST, status, fields, created_on=T0)
-    return report.Request(state, T0 + dt.timedelta(hours=decided_after_hours) if decided_after_hours is not None else None)
+    return report.Request(state, T0 + dt.timedelta(hours=decided_after_hours) if decided_after_hours is not None else None, voided, after_decline)
+
+
+def incident(status=S.INCIDENT_REPORTED, decided_after_hours=None, **values):
+    fields = {F.ICO_DEADLINE: "2026-11-05 09:00", **{F(k): v for k, v in values.items()}}
+    state = IssueState(7, TrackerKey.INFORMATION_INCIDENT, status, fields, created_on=T0)
+    return report.Incident(state, T0 + dt.timedelta(hours=decided_after_hours) if decided_after_hours is not None else None)
 
 
 def data():
     requests = [
-        request(S.SHARED, 2, request_channel="Phone", decision="Share", urgency="Red", approval_required="1", approval_decision="Approved", approved_by="Maya"),
+        request(S.SHARED, 2, 2, request_channel="Phone", decision="Share", urgency="Red", approval_required="1", approval_decision="Approved", approved_by="Maya"),
         request(S.NOT_SHARED, 10, request_channel="Phone", decision="Do not share", urgency="Red", approval_required="1", approval_decision="Declined"),
-        request(S.SHARED, 30, request_channel="Email", decision="Share", urgency="Green", approval_required="1", emergency_override="1", emergency_override_reason="risk"),
+        request(S.SHARED, 30, after_decline=True, request_channel="Email", decision="Share", urgency="Green", approval_required="1", emergency_override="1",
+                emergency_override_reason="risk", approval_decision="Declined"),
         request(S.RECEIVED, request_channel="Letter", urgency="Amber"),
         request(S.WITHDRAWN),
     ]
@@ -40,8 +47,15 @@ def data():
         IssueState(6, TrackerKey.RETENTION_REVIEW, S.REVIEW_COMPLETED, {F.REVIEW_OUTCOME: "Retain"}, due_date=dt.date(2026, 11, 5)),
     ]
     breaches = [{"rule": "R-DECISION", "status": "open"}, {"rule": "R-DECISION", "status": "resolved"}, {"rule": "R-DECISION", "status": "open"}]
+    incidents = [
+        incident(S.INCIDENT_CLOSED, 30, incident_type="Complaint from the public", incident_source="Member of the public", incident_outcome="Upheld",
+                 ico_report_decision="Reportable", ico_reported_at="2026-11-03 10:00"),
+        incident(S.INVESTIGATING, 80, incident_type="Override of a declined approval", incident_source="InfoShare service", ico_report_decision="Not reportable"),
+        incident(incident_type="Override of a declined approval", incident_source="InfoShare service"),  # no decision, deadline passed
+        incident(incident_type="Inadvertent disclosure", incident_source="Staff", ico_deadline=""),
+    ]
     now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
-    return report.aggregate(CONFIG, dt.date(2026, 11, 1), dt.date(2026, 11, 30), now, requests, escalations, reviews, breaches)
+    return report.aggregate(CONFIG, dt.date(2026, 11, 1), dt.date(2026, 11, 30), now, requests, escalations, reviews, breaches, incidents)
 
 
 def test_counts():
@@ -50,13 +64,18 @@ def test_counts():
     assert d.by_channel == {"Phone": 2, "(not recorded)": 1, "Email": 1, "Letter": 1}
     assert d.by_decision == {"(not recorded)": 2, "Share": 2, "Do not share": 1}
     assert d.by_outcome == {"Shared": 2, "Not shared": 1, "Open": 1, "Withdrawn": 1}
-    assert d.approvals == {"required": 3, "granted": 1, "declined": 1, "overridden": 1}
+    assert d.approvals == {"required": 3, "granted": 1, "declined": 2, "overridden": 1, "overridden after a decline": 1, "voided by a change": 2}
     assert d.decision_hours == {"Red": (2, 6.0), "Amber": (0, None), "Green": (1, 30.0)}
     assert d.escalations_by_stage == {"Stage 1: Practitioner to practitioner": 1, "Stage 2: Manager to manager": 1}
     assert d.escalations_by_outcome == {"Open": 1, "Resolved": 1}
     assert d.reviews == {"due": 3, "overdue": 1, "completed": 1}  # the one due on the 29th is not late yet
     assert d.reviews_completed_by_outcome == {"Retain": 1}
     assert d.breaches == {("R-DECISION", "open"): 2, ("R-DECISION", "resolved"): 1}
+    assert d.incidents_by_type == {"Override of a declined approval": 2, "Complaint from the public": 1, "Inadvertent disclosure": 1}
+    assert d.incidents_by_source == {"InfoShare service": 2, "Member of the public": 1, "Staff": 1}
+    assert d.incidents_by_outcome == {"Open": 3, "Upheld": 1}
+    # Decided 80 hours after logging (past the deadline), and one never decided.
+    assert d.ico == {"logged": 4, "reportable": 1, "reported": 1, "deadlines missed": 2}
 
 
 def test_written_files(tmp_path):
@@ -66,5 +85,5 @@ def test_written_files(tmp_path):
     assert rows[0] == ["channel", "count"] and ["Phone", "2"] in rows
     assert list(csv.reader((tmp_path / "decision_times.csv").open()))[1:] == [["Red", "2", "6.0"], ["Amber", "0", ""], ["Green", "1", "30.0"]]
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<img ") == 10 and page.count("data:image/png;base64,") == 10
+    assert page.count("<img ") == 14 and page.count("data:image/png;base64,") == 14
     assert "2026-11-01 to 2026-11-30" in page

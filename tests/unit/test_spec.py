@@ -62,11 +62,12 @@ def test_names_follow_the_configuration():
 def test_statuses_and_trackers():
     s = spec()
     closed = {st.name for st in s.statuses if st.is_closed}
-    assert closed == {"Shared", "Not shared", "Withdrawn", "Escalation resolved", "Review completed"}
+    assert closed == {"Shared", "Not shared", "Withdrawn", "Escalation resolved", "Review completed", "Incident closed"}
     assert {t.name: t.default_status for t in s.trackers} == {
         "Information request": "Received",
         "Escalation": "In escalation",
         "Retention review": "Review due",
+        "Information incident": "Incident reported",
     }
 
 
@@ -74,10 +75,13 @@ def _moves(s, role, tracker="Information request"):
     return {(t.from_status, t.to_status) for t in s.transitions if t.role == role and t.tracker == tracker}
 
 
-def test_only_the_approver_role_moves_out_of_awaiting_approval():
+def test_only_the_approver_role_moves_out_of_awaiting_approval_but_for_an_emergency_share():
     s = spec()
-    out_of_awaiting = {(t.role) for t in s.transitions if t.tracker == "Information request" and t.from_status == "Awaiting approval"}
-    assert out_of_awaiting == {"MASH manager", "InfoShare service"}
+    out_of_awaiting = {(t.role, t.to_status) for t in s.transitions if t.tracker == "Information request" and t.from_status == "Awaiting approval"}
+    assert {role for role, _ in out_of_awaiting} == {"MASH manager", "MASH practitioner", "InfoShare service"}
+    # A practitioner's only way out is Shared, which the gate allows only under
+    # an emergency override (R-APPROVAL 7).
+    assert {to for role, to in out_of_awaiting if role == "MASH practitioner"} == {"Shared"}
     assert ("Awaiting approval", "Approved") in _moves(s, "MASH manager")
     assert not any(b == "Approved" for _, b in _moves(s, "MASH practitioner"))
     assert ("Assessing", "Awaiting approval") in _moves(s, "MASH practitioner")
@@ -141,8 +145,8 @@ def test_required_in_status_rejects_a_status_of_another_tracker():
 def test_roles_limit_editing_to_their_trackers():
     s = spec()
     roles = {r.name: r for r in s.roles}
-    assert roles["MASH practitioner"].tracker_permissions["add_issues"] == ("Information request", "Escalation")
-    assert roles["Information governance lead"].tracker_permissions["edit_issues"] == ("Retention review",)
+    assert roles["MASH practitioner"].tracker_permissions["add_issues"] == ("Information request", "Escalation", "Information incident")
+    assert roles["Information governance lead"].tracker_permissions["edit_issues"] == ("Retention review", "Information incident")
     assert roles["InfoShare service"].tracker_permissions == {}
     assert "delete_issues" in roles["InfoShare service"].permissions
     assert "delete_issues" not in roles["MASH manager"].permissions

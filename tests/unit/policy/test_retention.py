@@ -122,6 +122,9 @@ def test_closing_sets_the_review_date_once():
     assert once.key == "retention-date-701"
     assert once.actions == (SetFields(((F.RETENTION_REVIEW_DATE, "2032-11-21"),)),)
     assert "No further action, 6 years from closing" in once.note
+    # A later save while closed (a note) does not move the date's save.
+    (later,) = ret.derive(ctx(closed, history=history + ((12, closed, at("2026-11-22")),)))
+    assert later.key == "retention-date-701"
 
 
 def test_a_review_date_already_right_needs_nothing():
