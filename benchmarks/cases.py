@@ -49,6 +49,7 @@ F = FieldKey
 S = StatusKey
 BENCH_ROOT = PROJECT_DIR / "var" / "bench"
 SEED_SCRIPT = Path(__file__).with_name("seed_requests.rb")
+LONG_HISTORY_SCRIPT = Path(__file__).with_name("long_history.rb")
 QUESTION_SCRIPT = Path(__file__).with_name("gate_question.rb")
 PG_URL = os.environ.get("INFOSHARE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -166,7 +167,10 @@ class TimedUpdates:
     with X-Redmine-Switch-User), one keep-alive connection per Redmine."""
 
     def __init__(self, bench: BenchStack):
-        self.field_id = bench.rest.field_ids[F.INFORMATION_REQUESTED]
+        # A long text the rules only ask to be set of (not one of the facts
+        # an approval is given on), so the timed saves do not themselves grow
+        # the history the gate is told.
+        self.field_id = bench.rest.field_ids[F.DECISION_REASONS]
         self.sessions = {}
         for url in (bench.twin_url("gate-on"), bench.twin_url("gate-off")):
             session = requests.Session()
@@ -176,7 +180,7 @@ class TimedUpdates:
             self.sessions[url] = session
 
     def put(self, url: str, issue_id: int, n: int) -> float:
-        body = json.dumps({"issue": {"custom_fields": [{"id": self.field_id, "value": f"School attendance for the last term ({n})"}]}})
+        body = json.dumps({"issue": {"custom_fields": [{"id": self.field_id, "value": f"Attendance is relevant to the enquiry ({n})"}]}})
         started = time.perf_counter()
         response = self.sessions[url].put(f"{url}/issues/{issue_id}.json", data=body, timeout=60)
         took = time.perf_counter() - started
@@ -197,47 +201,75 @@ def service_gate_seconds(bench: BenchStack) -> tuple[float, int]:
     return values.get("infoshare_gate_duration_seconds_sum", 0.0), int(values.get("infoshare_gate_duration_seconds_count", 0))
 
 
-def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
-    rounds = 40 if bench.quick else 400
-    pool = _new_requests(bench, 20, "Gate benchmark")
-    timed = TimedUpdates(bench)
-    rng = random.Random(8)
+def _long_history(bench: BenchStack, issue_id: int, journals: int) -> dict[str, Any]:
+    out = bench.live.instance.runner(LONG_HISTORY_SCRIPT, {"ISSUE_ID": str(issue_id), "JOURNALS": str(journals), "AUTHOR": "practitioner1"}, timeout=600)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _gate_rounds(bench: BenchStack, pool: list[int], rounds: int, timed: "TimedUpdates", rng: random.Random) -> dict[str, list[float]]:
+    """PUTs through both twins, alternating in random order on the same requests."""
     on, off = bench.twin_url("gate-on"), bench.twin_url("gate-off")
     times: dict[str, list[float]] = {on: [], off: []}
-    for n in range(10):  # warm both processes (Rails loads lazily)
-        for url in (on, off):
-            timed.put(url, pool[n % len(pool)], n)
-    service_before = service_gate_seconds(bench)
     for n in range(rounds):
         issue_id = pool[n % len(pool)]
         order = [on, off]
         rng.shuffle(order)  # neither side always goes first
         for url in order:
             times[url].append(timed.put(url, issue_id, n))
+    return times
+
+
+def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
+    rounds = 40 if bench.quick else 400
+    long_journals = 200 if bench.quick else 1000
+    pool = _new_requests(bench, 20, "Gate benchmark")
+    long_pool = _new_requests(bench, 2, "Gate benchmark, long history")
+    seeded = [_long_history(bench, issue_id, long_journals) for issue_id in long_pool]
+    timed = TimedUpdates(bench)
+    rng = random.Random(8)
+    on, off = bench.twin_url("gate-on"), bench.twin_url("gate-off")
+    for n in range(10):  # warm both processes (Rails loads lazily)
+        for url in (on, off):
+            timed.put(url, (pool + long_pool)[n % (len(pool) + len(long_pool))], n)
+    service_before = service_gate_seconds(bench)
+    short = _gate_rounds(bench, pool, rounds, timed, rng)
     service_after = service_gate_seconds(bench)
+    long = _gate_rounds(bench, long_pool, rounds, timed, rng)
     decided = service_after[1] - service_before[1]
     service_mean = (service_after[0] - service_before[0]) / decided if decided else 0.0
-    median = statistics.median(times[on]) / statistics.median(times[off])
-    p95 = percentile(times[on], 95) / percentile(times[off], 95)
-    question = _gate_question(bench, pool[0], timed.field_id, rounds=30 if bench.quick else 300)
+    ratios = {}
+    for label, times in (("20", short), (str(long_journals), long)):
+        ratios[label] = (statistics.median(times[on]) / statistics.median(times[off]), percentile(times[on], 95) / percentile(times[off], 95))
+    rounds_question = 30 if bench.quick else 300
+    questions = {"20": _gate_question(bench, pool[0], timed.field_id, rounds_question),
+                 str(long_journals): _gate_question(bench, long_pool[0], timed.field_id, rounds_question)}
+    (short_ratio, long_ratio), sizes = ratios.values(), [q["bytes"] for q in questions.values()]
+    flat = sizes[1] <= 1.5 * sizes[0]
     yield {
         "name": "gate overhead",
-        "measured": f"median {median:.3f}, p95 {p95:.3f}",
-        "goal": "<= 1.05 (median and p95)",
-        "met": median <= 1.05 and p95 <= 1.05,
+        "measured": (
+            f"20 journals: median {short_ratio[0]:.3f}, p95 {short_ratio[1]:.3f}; {long_journals} journals: median {long_ratio[0]:.3f}, "
+            f"p95 {long_ratio[1]:.3f}; the question {sizes[0]:,} and {sizes[1]:,} bytes"
+        ),
+        "goal": "<= 1.05 (median and p95) at both; the question's size flat",
+        "met": all(r <= 1.05 for pair in ratios.values() for r in pair) and flat,
         "method": (
-            f"{rounds} REST updates (PUT /issues/N.json, a custom field changed, as practitioner1) through each of two twin Redmine "
+            f"{rounds} REST updates (PUT /issues/N.json, a long text changed, as practitioner1) through each of two twin Redmine "
             "processes serving the same database, started together and warmed alike, one with the gate and one with "
-            "INFOSHARE_GATE=off; the two sides alternate in random order on the same 20 requests, so both see the same "
-            "histories. Both send events."
+            "INFOSHARE_GATE=off; the two sides alternate in random order on the same requests, so both see the same "
+            f"histories. Both send events. First on 20 requests with about 20 journals each, then on two requests with "
+            f"{long_journals} more journals each (notes, drafts of a long text with a megabyte pasted and taken out, and a "
+            "change to a fact an approval is given on every hundredth save)."
         ),
         "details": [
-            f"gate on: median {ms(statistics.median(times[on]))}, p95 {ms(percentile(times[on], 95))}",
-            f"gate off: median {ms(statistics.median(times[off]))}, p95 {ms(percentile(times[off], 95))}",
-            f"the service's own time per decision (its /metrics histogram): mean {ms(service_mean)} over {decided} decisions",
-            f"building the question inside Redmine (request #{question['issue_id']}, {question['journals']} journals, "
-            f"{question['bytes']:,} bytes): " + "; ".join(
-                f"{part} {figures['ms']:.2f} ms, {figures['objects']:,} objects" for part, figures in question["parts"].items()
+            *(f"{label} journals: gate on median {ms(statistics.median(t[on]))}, p95 {ms(percentile(t[on], 95))}; "
+              f"gate off median {ms(statistics.median(t[off]))}, p95 {ms(percentile(t[off], 95))}" for label, t in (("20", short), (str(long_journals), long))),
+            f"the long histories seeded: {seeded[0]['journals']:,} journals with {seeded[0]['details']:,} changes each",
+            f"the service's own time per decision (its /metrics histogram, 20 journals): mean {ms(service_mean)} over {decided} decisions",
+            *(
+                f"building the question inside Redmine (request #{q['issue_id']}, {q['journals']} journals told of, {q['bytes']:,} bytes): "
+                + "; ".join(f"{part} {figures['ms']:.2f} ms, {figures['objects']:,} objects" for part, figures in q["parts"].items())
+                for q in questions.values()
             ),
         ],
     }

@@ -25,18 +25,20 @@ end
 
 gate = RedmineInfoshare::GateClient
 payload = RedmineInfoshare::IssuePayload
-journals, user_ids = payload.stored_journals(issue)
+settings = RedmineInfoshare::Settings
+fields, limit = settings.history_field_ids, settings.gate_value_limit
+journals, user_ids = payload.stored_journals(issue, fields, limit)
 users = gate.users_by_id([actor, issue.author], user_ids)
 people = users.values.select {|u| u.is_a?(User) }
 body = gate.request_body(issue, actor, 'profile')
 parsed = JSON.parse(body)
 parts = {
   'the whole question' => -> { gate.request_body(issue, actor, 'profile') },
-  'stored journals' => -> { payload.stored_journals(issue) },
+  'stored journals' => -> { payload.stored_journals(issue, fields, limit) },
   'users the journals name' => -> { gate.users_by_id([actor, issue.author], user_ids) },
   'their roles' => -> { payload.principals(issue.project, people) },
-  'the issue as proposed' => -> { payload.judged(issue) },
-  'the issue as stored' => -> { payload.stored(issue) },
+  'the issue as proposed' => -> { payload.judged(issue, limit) },
+  'the issue as stored' => -> { payload.stored(issue, limit) },
   'JSON' => -> { JSON.generate(parsed) },
   'signature' => -> { RedmineInfoshare::Signature.headers('x' * 64, body, 'profile') }
 }

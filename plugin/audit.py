@@ -30,7 +30,9 @@ class EntryKind:
     BREACH_RESOLVED = "breach_resolved"
     GATE_BYPASS = "gate_bypass"  # a save allowed despite violations (an administrator's)
     DISPOSAL = "disposal"  # a request destroyed after a retention review (ids, category, dates, who)
-    GATE_UNREACHABLE = "gate_unreachable"
+    # A gate answer given after the shim's timeout: Redmine had already applied
+    # its fail mode, so the answer (a refusal, say) did not take effect.
+    GATE_LATE = "gate_late"
 
 
 def _canonical(entry: dict[str, Any]) -> str:

@@ -153,6 +153,7 @@ def reconcile(ctx: Context, since: str | None, dry_run: bool) -> None:
         f"{prefix}checked {report.issues} issue(s) updated since {report.window_start.isoformat()}: "
         f"{report.new_breaches} new breach(es), {report.resolved_breaches} resolved, {report.actions_applied} action(s) applied."
     )
+    _echo_problems(report.problems)
 
 
 def _noon_of(today: str | None, config: Config):
@@ -189,8 +190,9 @@ def approvals_remind(ctx: Context, today: str | None, dry_run: bool) -> None:
     config = ctx.config
     configure_logging(config.service.log_level)
     services = build_services(config, dry_run=dry_run, echo=click.echo)
-    posted = _run_job(lambda: services.enforcer.remind_retrospective_approvals(_noon_of(today, config)))
-    click.echo(f"{posted} reminder(s) {'would be posted (dry run)' if dry_run else 'posted'}.")
+    report = _run_job(lambda: services.enforcer.remind_retrospective_approvals(_noon_of(today, config)))
+    click.echo(f"{report.reminders} reminder(s) {'would be posted (dry run)' if dry_run else 'posted'}.")
+    _echo_problems(report.problems)
 
 
 @main.group()
@@ -218,6 +220,7 @@ def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
         click.echo(f"  #{issue_id} moved to its next stage")
     for issue_id in report.final_stage_overdue:
         click.echo(f"  #{issue_id} is overdue at the final stage and stays open")
+    _echo_problems(report.problems)
 
 
 def _moment(value: str | None, config: Config):
@@ -263,6 +266,7 @@ def incidents_run(ctx: Context, now: str | None, dry_run: bool) -> None:
     )
     for issue_id in report.deadlines_passed:
         click.echo(f"  #{issue_id} is past its ICO deadline with no decision")
+    _echo_problems(report.problems)
 
 
 @main.group()
@@ -293,6 +297,13 @@ def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
         click.echo(f"  review #{issue_id} opened")
     for issue_id in report.on_hold:
         click.echo(f"  request #{issue_id} is under legal hold: not reviewed")
+    _echo_problems(report.problems)
+
+
+def _echo_problems(issue_ids: list[int]) -> None:
+    """Issues a batch could not handle: it went on without them."""
+    for issue_id in issue_ids:
+        click.echo(f"  #{issue_id} could not be handled; recorded as a problem (see `infoshare problems`), tried again later")
 
 
 def _day(value: str, option: str):
@@ -409,6 +420,24 @@ def inbox(click_ctx: click.Context) -> None:
         click.echo(f"parked #{row['id']}: issue #{row['issue_id']} {row['event_type']}, {row['attempts']} attempts, last error {row['last_error']}")
     if store.parked():
         click.echo("Put them back with `infoshare inbox retry --all` (or a delivery number) once the cause is fixed.")
+
+
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Include problems since resolved.")
+@pass_ctx
+def problems(ctx: Context, show_all: bool) -> None:
+    """List the issues the reconciler or a timer job could not handle. Each
+    is tried again with growing pauses (the batch went on without it); a
+    success clears it. Failing events are in `infoshare inbox`."""
+    rows = _store(ctx).problems(include_resolved=show_all)
+    if not rows:
+        click.echo("No problems." if not show_all else "No problems recorded.")
+        return
+    click.echo(f"{'id':>5}  {'source':18}  {'issue':>6}  {'attempts':>8}  {'first seen':25}  {'next try':25}  error")
+    for p in rows:
+        when = "resolved" if p["resolved_at"] else p["next_attempt_at"].isoformat(timespec="seconds")
+        click.echo(f"{p['id']:>5}  {p['source']:18}  #{p['issue_id']:<5}  {p['attempts']:>8}  {p['first_seen_at'].isoformat(timespec='seconds'):25}  {when:25}  {p['error']}")
+    click.echo(f"{len(rows)} problem(s).")
 
 
 @inbox.command("retry")

@@ -21,11 +21,13 @@ from typing import Any, Callable, Iterator
 from plugin import history
 from plugin.audit import AuditLog, EntryKind
 from plugin.executor import ActionOutcome, RedmineExecutor
+from plugin.inbox import describe_error, retry_delay
 from plugin.leases import Leases, holder_id
 from plugin.policy import approval, engine
 from plugin.policy.breach import breach_actions
 from plugin.policy.model import Action, Actor, Context, CreateLinkedIssue, Once, Principal, Step, Violation, violation_identity
 from plugin.redmine.adapter import RedminePort
+from plugin.redmine.client import RedmineUnavailable
 from plugin.store import Store, utcnow
 from schemas.config import Config
 from schemas.events import Event, EventType
@@ -44,6 +46,12 @@ BEGINNING = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
 class JobBusy(RuntimeError):
     """Another run of the same job is in progress (here or on another host)."""
+
+
+@dataclasses.dataclass
+class ReminderReport:
+    reminders: int = 0
+    problems: list[int] = dataclasses.field(default_factory=list)
 
 
 class Source:
@@ -79,6 +87,7 @@ class EscalationReport:
     moved: list[int] = dataclasses.field(default_factory=list)
     started: list[int] = dataclasses.field(default_factory=list)
     final_stage_overdue: list[int] = dataclasses.field(default_factory=list)
+    problems: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -88,6 +97,7 @@ class RetentionReport:
     reminders: int = 0
     on_hold: list[int] = dataclasses.field(default_factory=list)
     redmine_requests: int = 0
+    problems: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -96,6 +106,7 @@ class IncidentReport:
     reminders: list[int] = dataclasses.field(default_factory=list)
     deadlines_passed: list[int] = dataclasses.field(default_factory=list)
     redmine_requests: int = 0
+    problems: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -106,6 +117,8 @@ class ReconcileReport:
     resolved_breaches: int = 0
     actions_applied: int = 0
     cursor: dt.datetime | None = None
+    problems: list[int] = dataclasses.field(default_factory=list)
+    retried: int = 0
 
 
 class Enforcer:
@@ -134,6 +147,8 @@ class Enforcer:
         self.progress: Callable[[int, int], None] | None = None
         executor.guard = lambda issue_id: self.leases.hold(f"issue:{issue_id}", wait_seconds=NESTED_WAIT)
         self._keys = config.names.key_maps()
+        # The roles this process last noted per project (see `people`).
+        self._observed: dict[int, dict[int, frozenset[str]]] = {}
 
     @property
     def dry_run(self) -> bool:
@@ -163,6 +178,7 @@ class Enforcer:
         principals: dict[int, Principal],
         now: dt.datetime,
         related: tuple[IssueState, ...] = (),
+        role_history: dict | None = None,
     ) -> Context:
         """The context of save `upto` (an index into `steps`): its before and
         after, and the history up to it."""
@@ -177,7 +193,19 @@ class Enforcer:
             principals=principals,
             related=related,
             service_user_id=self.redmine.service_user_id(),
+            role_history=role_history or {},
         )
+
+    def people(self, project_id: int, fresh: bool = False) -> tuple[dict[int, Principal], dict]:
+        """The project's members now, and their roles as seen over time. What
+        is seen now is noted first (when it differs from what this process
+        last noted), so each save is judged with the roles of its time."""
+        principals = self.redmine.principals(project_id, fresh=fresh)
+        roles = {user: p.roles for user, p in principals.items()}
+        if not self.dry_run and self._observed.get(project_id) != roles:
+            self.store.observe_roles(project_id, roles, now=self.clock())
+            self._observed[project_id] = roles
+        return principals, self.store.role_history(project_id)
 
     # -- one issue ---------------------------------------------------------------------
 
@@ -228,31 +256,54 @@ class Enforcer:
 
     def check(self, issue: dict[str, Any], all_changes: list[history.Change], judged: list[history.Change], source: str) -> IssueCheck:
         """Judge the given saves of `issue`, then act on its current state
-        (the last of `all_changes`)."""
+        (the last of `all_changes`). A save is judged as the gate would have
+        judged it: what it broke that was not broken before it is a breach
+        (it got past the gate), recorded against that save once for ever."""
         now = self.clock()
         result = IssueCheck(issue_id=issue["id"], judged=len(judged))
         steps = self.steps(all_changes)
-        principals = self.redmine.principals(issue["project"]["id"])
+        principals, roles = self.people(issue["project"]["id"])
         actions: list[Action] = []
-        judged_ids = {id(c) for c in judged}
-        for index, change in enumerate(all_changes):
-            if id(change) not in judged_ids:
-                continue
-            for violation in engine.violations(self.context(steps, index, principals, now)):
-                breach_id = self._record_breach(issue["id"], change, violation, source)
-                if breach_id is not None:
-                    result.new_breaches.append(breach_id)
-                    actions += breach_actions(breach_id, violation, self.config)
+        found = self._new_violations(steps, all_changes, judged, principals, roles, now)
+        if found:
+            # Memberships are a recent copy: a breach is recorded only on the
+            # roles as Redmine has them now (a manager added a minute ago).
+            principals, roles = self.people(issue["project"]["id"], fresh=True)
+            found = self._new_violations(steps, all_changes, judged, principals, roles, now)
+        for change, violation in found:
+            breach_id = self._record_breach(issue["id"], change, violation, source)
+            if breach_id is not None:
+                result.new_breaches.append(breach_id)
+                actions += breach_actions(breach_id, violation, self.config)
 
-        verdict = engine.evaluate(self.context(steps, len(steps) - 1, principals, now, self.related(issue)))
+        verdict = engine.evaluate(self.context(steps, len(steps) - 1, principals, now, self.related(issue), roles))
         result.resolved_breaches = self._resolve_breaches(issue["id"], verdict.violations, source)
+        # An open breach whose note did not get posted (Redmine refused the
+        # update, or the process died) is noted now: the note's marker makes
+        # this safe to repeat.
+        standing = {v.identity: v for v in verdict.violations}
+        for breach in [] if self.dry_run else self.store.open_breaches(issue["id"]):
+            violation = standing.get(violation_identity(breach["rule"], breach["field"], breach["code"]))
+            if violation is not None and breach["id"] not in result.new_breaches:
+                actions += breach_actions(breach["id"], violation, self.config)
         result.outcomes = self.act(issue, actions + list(verdict.actions), source, verdict.violations)
         return result
+
+    def _new_violations(self, steps, all_changes, judged, principals, roles, now) -> list[tuple[history.Change, Violation]]:
+        """What each judged save broke that was not broken before it."""
+        judged_ids = {id(c) for c in judged}
+        return [
+            (change, violation)
+            for index, change in enumerate(all_changes)
+            if id(change) in judged_ids
+            for violation in engine.new_violations(self.context(steps, index, principals, now, role_history=roles))
+        ]
 
     def current_context(self, issue: dict[str, Any], now: dt.datetime) -> Context:
         """The issue as it is now, with all its history."""
         steps = self.steps(history.changes(issue, self.redmine.names_by_id()))
-        return self.context(steps, len(steps) - 1, self.redmine.principals(issue["project"]["id"]), now, self.related(issue))
+        principals, roles = self.people(issue["project"]["id"])
+        return self.context(steps, len(steps) - 1, principals, now, self.related(issue), roles)
 
     def act_on_current(self, ref: dict[str, Any], now: dt.datetime, source: str) -> list[ActionOutcome]:
         """Evaluate an issue as it is now and apply what it calls for (the
@@ -343,32 +394,63 @@ class Enforcer:
             if run_id is not None:
                 self.store.finish_job(run_id, ok, json.dumps(summary, sort_keys=True, default=str), now=self.clock())
 
+    def isolated(self, source: str, issue_id: int, work: Callable[[], Any], problems: list[int], *, open_problems: set[int],
+                 since: dt.datetime | None = None) -> Any:
+        """Do one issue's part of a batch. If it fails, the issue is recorded
+        as a problem (its error type only: messages can quote case details)
+        to be tried again with growing pauses, and the batch goes on; a
+        success clears a problem it had. Only Redmine being unreachable stops
+        the batch: that is nobody's ticket, and the next run starts over."""
+        try:
+            value = work()
+        except RedmineUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad ticket never stops the others
+            problems.append(issue_id)
+            log.error("issue not handled; recorded as a problem", extra={"job": source, "issue_id": issue_id, "error_type": type(exc).__name__})
+            if self.dry_run:
+                self.echo(f"issue #{issue_id} could not be handled ({describe_error(exc)})")
+                return None
+            self.store.record_problem(source, issue_id, describe_error(exc), retry_delay, now=self.clock(), since=since)
+            return None
+        if issue_id in open_problems and not self.dry_run:
+            self.store.resolve_problem(source, issue_id, now=self.clock())
+        return value
+
+    def open_problems(self, source: str) -> set[int]:
+        return {p["issue_id"] for p in self.store.problems(source=source)}
+
     # -- retrospective approvals ---------------------------------------------------------------
 
-    def remind_retrospective_approvals(self, now: dt.datetime) -> int:
+    def remind_retrospective_approvals(self, now: dt.datetime) -> ReminderReport:
         """Post today's reminder on every request shared under an emergency
         override whose retrospective approval is still outstanding. Found
         with Redmine's filters (override set, no approval decision), so the
-        cost follows the outstanding requests. Returns reminders posted."""
-        posted = 0
+        cost follows the outstanding requests."""
+        report = ReminderReport()
         with self.job("approval_reminders") as summary:
             candidates = self.redmine.issues_where(
                 TrackerKey.INFORMATION_REQUEST,
                 {FieldKey.EMERGENCY_OVERRIDE: BOOL_TRUE, FieldKey.APPROVAL_DECISION: "!*"},
                 status_id="*",
             )
+            known = self.open_problems("approval_reminders")
             for ref in self._each(candidates):
-                with self.leases.hold(f"issue:{ref['id']}"):
-                    issue = self.redmine.issue(ref["id"])
-                    if issue is None:
-                        continue
-                    reminder = approval.retrospective_reminder(self.current_context(issue, now))
-                    if reminder is not None:
-                        outcomes = self.act(issue, [reminder], Source.SCHEDULER)
-                        posted += any(o.status == "applied" for o in outcomes)
-            summary["reminders"] = posted
-        log.info("retrospective approval reminders", extra={"job": "approval_reminders", "count": posted})
-        return posted
+                posted = self.isolated("approval_reminders", ref["id"], lambda r=ref: self._remind_one(r["id"], now), report.problems, open_problems=known)
+                report.reminders += bool(posted)
+            summary.update(reminders=report.reminders, problems=len(report.problems))
+        log.info("retrospective approval reminders", extra={"job": "approval_reminders", "count": report.reminders})
+        return report
+
+    def _remind_one(self, issue_id: int, now: dt.datetime) -> bool:
+        with self.leases.hold(f"issue:{issue_id}"):
+            issue = self.redmine.issue(issue_id)
+            if issue is None:
+                return False
+            reminder = approval.retrospective_reminder(self.current_context(issue, now))
+            if reminder is None:
+                return False
+            return any(o.status == "applied" for o in self.act(issue, [reminder], Source.SCHEDULER))
 
     # -- retention reviews ------------------------------------------------------------------------
 
@@ -382,15 +464,20 @@ class Enforcer:
         horizon = today + dt.timedelta(days=self.config.retention.review_lead_days)
         report = RetentionReport()
         with self.job("retention") as summary:
+            known = self.open_problems("retention")
             for ref in self._each(self.redmine.issues_where(
                 TrackerKey.INFORMATION_REQUEST, {FieldKey.RETENTION_REVIEW_DATE: f"<={horizon.isoformat()}"}, status_id="c"
             )):
-                with self.leases.hold(f"issue:{ref['id']}"):
-                    self._review_one(ref["id"], now, report)
+                self.isolated("retention", ref["id"], lambda r=ref: self._review_held(r["id"], now, report), report.problems, open_problems=known)
             report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
-            summary.update(due=report.due, opened=len(report.opened), reminders=report.reminders, on_hold=len(report.on_hold))
+            summary.update(due=report.due, opened=len(report.opened), reminders=report.reminders, on_hold=len(report.on_hold),
+                           problems=len(report.problems))
         log.info("retention reviews", extra={"job": "retention", "count": len(report.opened)})
         return report
+
+    def _review_held(self, issue_id: int, now: dt.datetime, report: RetentionReport) -> None:
+        with self.leases.hold(f"issue:{issue_id}"):
+            self._review_one(issue_id, now, report)
 
     def _review_one(self, issue_id: int, now: dt.datetime, report: RetentionReport) -> None:
         issue = self.redmine.issue(issue_id)
@@ -419,7 +506,8 @@ class Enforcer:
         report = EscalationReport()
         with self.job("escalations") as summary:
             self._run_escalations(now, today, report)
-            summary.update(checked=report.checked, moved=len(report.moved), started=len(report.started), final_stage_overdue=len(report.final_stage_overdue))
+            summary.update(checked=report.checked, moved=len(report.moved), started=len(report.started), final_stage_overdue=len(report.final_stage_overdue),
+                           problems=len(report.problems))
         log.info("escalation timers", extra={"job": "escalations", "count": len(report.moved)})
         return report
 
@@ -427,8 +515,10 @@ class Enforcer:
         yesterday = (today - dt.timedelta(days=1)).isoformat()
         overdue = list(self.redmine.issues_where(TrackerKey.ESCALATION, {}, status_id="o", due_date=f"<={yesterday}"))
         unstarted = list(self.redmine.issues_where(TrackerKey.ESCALATION, {FieldKey.ESCALATION_STAGE: "!*"}, status_id="o"))
+        known = self.open_problems("escalations")
         for ref in self._each(overdue + unstarted):
-            outcomes = self.act_on_current(ref, now, Source.SCHEDULER)
+            outcomes = self.isolated("escalations", ref["id"], lambda r=ref: self.act_on_current(r, now, Source.SCHEDULER), report.problems,
+                                     open_problems=known) or []
             for outcome in outcomes:
                 if isinstance(outcome.action, Once) and outcome.status == "applied":
                     key = outcome.action.key
@@ -460,8 +550,11 @@ class Enforcer:
             refs = list(self.redmine.issues_where(
                 TrackerKey.INFORMATION_INCIDENT, {FieldKey.ICO_REPORT_DECISION: "!*"}, status_id="o", due_date=f">={since.isoformat()}"
             ))
+            known = self.open_problems("incidents")
             for ref in self._each(refs):
-                for outcome in self.act_on_current(ref, now, Source.SCHEDULER):
+                outcomes = self.isolated("incidents", ref["id"], lambda r=ref: self.act_on_current(r, now, Source.SCHEDULER), report.problems,
+                                         open_problems=known) or []
+                for outcome in outcomes:
                     if isinstance(outcome.action, Once) and outcome.status == "applied":
                         if outcome.action.key.startswith("ico-deadline-passed"):
                             report.deadlines_passed.append(ref["id"])
@@ -469,7 +562,7 @@ class Enforcer:
                             report.reminders.append(ref["id"])
             report.checked = len(refs)
             report.redmine_requests = getattr(self.redmine, "requests_sent", 0) - calls_before
-            summary.update(checked=report.checked, reminders=len(report.reminders), deadlines_passed=len(report.deadlines_passed))
+            summary.update(checked=report.checked, reminders=len(report.reminders), deadlines_passed=len(report.deadlines_passed), problems=len(report.problems))
         log.info("incident deadlines", extra={"job": "incidents", "count": len(report.reminders) + len(report.deadlines_passed)})
         return report
 
@@ -478,8 +571,21 @@ class Enforcer:
     def reconcile(self, since: dt.datetime | None = None) -> ReconcileReport:
         with self.job("reconcile") as summary:
             report = self._reconcile(since)
-            summary.update(issues=report.issues, new_breaches=report.new_breaches, resolved=report.resolved_breaches, actions=report.actions_applied)
+            summary.update(issues=report.issues, new_breaches=report.new_breaches, resolved=report.resolved_breaches, actions=report.actions_applied,
+                           problems=len(report.problems), retried=report.retried)
         return report
+
+    def _reconcile_one(self, issue_id: int, since: dt.datetime, report: ReconcileReport) -> None:
+        with self.leases.hold(f"issue:{issue_id}", wait_seconds=60):
+            issue = self.redmine.issue(issue_id)
+            if issue is None:
+                return  # deleted while we looked
+            all_changes = history.changes(issue, self.redmine.names_by_id())
+            checked = self.check(issue, all_changes, history.since(all_changes, since), Source.RECONCILER)
+        report.issues += 1
+        report.new_breaches += len(checked.new_breaches)
+        report.resolved_breaches += len(checked.resolved_breaches)
+        report.actions_applied += sum(o.status == "applied" for o in checked.outcomes)
 
     def _reconcile(self, since: dt.datetime | None) -> ReconcileReport:
         cursor = self.store.cursor(RECONCILER_CURSOR)
@@ -487,17 +593,17 @@ class Enforcer:
             since = (cursor - dt.timedelta(minutes=self.config.reconciler.overlap_minutes)) if cursor else BEGINNING
         report = ReconcileReport(window_start=since)
         newest = cursor
+        known = self.open_problems("reconcile")
+        # Issues that failed before and are due another try, over the window
+        # they failed in (the cursor has moved on without them).
+        for problem in self.store.problems(source="reconcile", due_by=self.clock()):
+            report.retried += 1
+            window = problem["since"] or since
+            self.isolated("reconcile", problem["issue_id"], lambda p=problem, w=window: self._reconcile_one(p["issue_id"], w, report), report.problems,
+                          open_problems=known, since=window)
         for ref in self._each(self.redmine.issues_updated_since(since)):
-            with self.leases.hold(f"issue:{ref['id']}", wait_seconds=60):
-                issue = self.redmine.issue(ref["id"])
-                if issue is None:
-                    continue  # deleted while we looked
-                all_changes = history.changes(issue, self.redmine.names_by_id())
-                checked = self.check(issue, all_changes, history.since(all_changes, since), Source.RECONCILER)
-            report.issues += 1
-            report.new_breaches += len(checked.new_breaches)
-            report.resolved_breaches += len(checked.resolved_breaches)
-            report.actions_applied += sum(o.status == "applied" for o in checked.outcomes)
+            self.isolated("reconcile", ref["id"], lambda r=ref: self._reconcile_one(r["id"], since, report), report.problems,
+                          open_problems=known, since=since)
             updated = parse_time(ref.get("updated_on"))
             if updated and (newest is None or updated > newest):
                 newest = updated

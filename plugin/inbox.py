@@ -58,7 +58,7 @@ def retry_delay(attempts: int) -> float:
     return min(300.0, 2.0**attempts) * random.uniform(0.8, 1.2)
 
 
-def _describe(exc: Exception) -> str:
+def describe_error(exc: Exception) -> str:
     """An error description for the inbox record. Only the exception type and
     our own codes: Redmine's validation errors can quote field values."""
     code = getattr(exc, "code", None)
@@ -108,7 +108,7 @@ class InboxWorker:
                 result.postponed += 1
                 continue
             except Exception as exc:  # noqa: BLE001 - any other failure is the event's, recorded against it
-                status = self.store.mark_failed(row["id"], _describe(exc), self.max_attempts, retry_in=retry_delay(row["attempts"] + 1), now=now)
+                status = self.store.mark_failed(row["id"], describe_error(exc), self.max_attempts, retry_in=retry_delay(row["attempts"] + 1), now=now)
                 if status is DeliveryStatus.PARKED:
                     result.parked += 1
                     log.error("event parked after repeated failures", extra={**extra, "error_type": type(exc).__name__})
@@ -137,19 +137,19 @@ class InboxWorker:
         """At start-up: free the claims of dead workers on this host."""
         return self.store.release_claims(holder_prefix(), holder_is_dead)
 
-    def purge(self) -> int:
-        return self.store.purge_payloads(self.keep_processed_days)
+    def prune(self) -> int:
+        return self.store.prune_processed(self.keep_processed_days)
 
     def run_forever(self, poll_seconds: float, stop: threading.Event, sleep: Callable[[float], None] | None = None) -> None:
         wait = sleep or stop.wait
         self.recover()
-        last_purge = 0.0
+        last_prune = 0.0
         while not stop.is_set():
             try:
                 result = self.drain()
-                if time.monotonic() - last_purge > 3600:
-                    self.purge()
-                    last_purge = time.monotonic()
+                if time.monotonic() - last_prune > 3600:
+                    self.prune()
+                    last_prune = time.monotonic()
             except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable; keep going
                 log.error("inbox drain failed", extra={"error_type": type(exc).__name__})
                 result = DrainResult()

@@ -15,17 +15,18 @@ import enum
 import functools
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from schemas.events import Event, event_from_json, event_to_json
+from schemas.events import Event, stored_event
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 # PostgreSQL advisory lock key (64-bit, from the name) under which processes
 # migrate the store one at a time.
 MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"infoshare:migrate").digest()[:8], "big", signed=True)
@@ -56,7 +57,10 @@ deliveries = sa.Table(
     sa.Column("event_type", sa.String(40), nullable=False),
     sa.Column("issue_id", sa.Integer, nullable=False),
     sa.Column("journal_id", sa.Integer, nullable=True),
-    sa.Column("payload", sa.Text, nullable=True),  # cleared after keep_processed_days
+    # Up to version 2 the whole payload (case details included); emptied by
+    # the migration to version 3 and never written since: the worker reads
+    # the issue from Redmine and needs only the ids below.
+    sa.Column("payload", sa.Text, nullable=True),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("status", sa.String(20), nullable=False, default=DeliveryStatus.PENDING.value),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
@@ -67,6 +71,10 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("claimed_by", sa.String(120), nullable=True),
     sa.Column("claim_expires", sa.DateTime(timezone=True), nullable=True),
+    # Version 3: the event itself, as ids (no case details).
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("actor_id", sa.Integer, nullable=True),
+    sa.Column("actor_login", sa.String(255), nullable=True),
     sa.Index("ix_deliveries_status_id", "status", "id"),
     sa.Index("ix_deliveries_issue", "issue_id", "id"),
 )
@@ -118,7 +126,60 @@ breaches = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("open_key", sa.String(200), nullable=True, unique=True),
+    # Version 4: the breach as a violation introduced by one save, recorded
+    # once for ever (a later look at the same save finds it recorded).
+    sa.Column("breach_key", sa.String(240), nullable=True),
     sa.Index("ix_breaches_issue", "issue_id"),
+    sa.Index("ux_breaches_breach_key", "breach_key", unique=True),
+)
+
+
+# An issue a batch (the reconciler, a timer job) could not handle: recorded,
+# retried with growing pauses, and never in the way of the others. Open
+# while `resolved_at` is null; one open problem per source and issue.
+problems = sa.Table(
+    "problems",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(40), nullable=False),  # reconcile | retention | escalations | incidents | approval_reminders
+    sa.Column("issue_id", sa.Integer, nullable=False),
+    sa.Column("error", sa.String(200), nullable=False),  # the exception's type and code, never a message
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    # The reconciler's window when it failed: a retry judges the saves since then.
+    sa.Column("since", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("open_key", sa.String(80), nullable=True, unique=True),
+    sa.Index("ix_problems_source", "source", "resolved_at"),
+)
+
+# The gate's refusals (and administrators' bypasses), by the shim's request
+# id, for the timestamp window: a replayed question gets the first answer and
+# leaves no second audit entry. Allowed saves are not kept (nothing is
+# audited for them, and deciding again gives the same answer).
+gate_answers = sa.Table(
+    "gate_answers",
+    metadata,
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("answer", sa.Text, nullable=False),  # the JSON sent back: allow, violations (rule messages, no case details)
+    sa.Index("ix_gate_answers_at", "answered_at"),
+)
+
+# The roles of people in projects as the service has seen them over time:
+# Redmine keeps no history of memberships, so a save is judged with the roles
+# seen at its time (R-AUDIT: a later role change re-opens nothing).
+role_observations = sa.Table(
+    "role_observations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("roles", sa.Text, nullable=False),  # JSON list of role names
+    sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_role_observations", "project_id", "user_id", "observed_at"),
 )
 
 # Where each periodic job got to (the reconciler's updated-since cursor).
@@ -166,7 +227,38 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE deliveries ADD COLUMN claimed_by VARCHAR(120)",
         "ALTER TABLE deliveries ADD COLUMN claim_expires TIMESTAMP WITH TIME ZONE",
     ],
+    3: [
+        "ALTER TABLE deliveries ADD COLUMN occurred_at TIMESTAMP WITH TIME ZONE",
+        "ALTER TABLE deliveries ADD COLUMN actor_id INTEGER",
+        "ALTER TABLE deliveries ADD COLUMN actor_login VARCHAR(255)",
+    ],
+    4: [
+        "ALTER TABLE breaches ADD COLUMN breach_key VARCHAR(240)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS ux_breaches_breach_key ON breaches (breach_key)",
+    ],
 }
+
+
+def breach_key(issue_id: int, identity: str, journal_id: int | None) -> str:
+    """A breach's identity for ever: the issue, the violation, the save."""
+    return f"{issue_id}:{identity}:{'created' if journal_id is None else journal_id}"
+
+
+def _move_payloads_to_columns(conn) -> None:
+    """Version 3: keep of each stored payload only what the worker needs (the
+    actor and when), and drop the rest, which held case details."""
+    rows = conn.execute(sa.select(deliveries.c.id, deliveries.c.payload).where(deliveries.c.payload.is_not(None))).all()
+    for row_id, payload in rows:
+        try:
+            data = json.loads(payload)
+            values = {
+                "occurred_at": dt.datetime.fromisoformat(data["occurred_at"]),
+                "actor_id": data.get("actor_id"),
+                "actor_login": data.get("actor_login"),
+            }
+        except (ValueError, KeyError, TypeError):
+            values = {}
+        conn.execute(sa.update(deliveries).where(deliveries.c.id == row_id).values(payload=None, **values))
 
 
 def utcnow() -> dt.datetime:
@@ -180,11 +272,24 @@ def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+STORE_FILE_MODE = 0o600
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite store, for the service's own user only: it holds the audit
+    log and the inbox. SQLite gives its WAL and shared-memory files the
+    database file's permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, STORE_FILE_MODE))
+    if path.stat().st_mode & 0o777 != STORE_FILE_MODE:
+        path.chmod(STORE_FILE_MODE)
+
+
 def create_store_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
@@ -261,11 +366,15 @@ class Store:
         """One migration step, in its own transaction, recorded when done.
         Steps only add, so a step interrupted half way is simply redone."""
         with self.engine.begin() as conn:
-            present = {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}
             for statement in MIGRATIONS[version]:
-                column = statement.split(" ADD COLUMN ")[1].split()[0] if " ADD COLUMN " in statement else None
-                if column is None or column not in present:
-                    conn.exec_driver_sql(statement)
+                if " ADD COLUMN " in statement:
+                    table = statement.split("ALTER TABLE ")[1].split()[0]
+                    column = statement.split(" ADD COLUMN ")[1].split()[0]
+                    if column in {c["name"] for c in sa.inspect(conn).get_columns(table)}:
+                        continue
+                conn.exec_driver_sql(statement)
+            if version == 3:
+                _move_payloads_to_columns(conn)
             conn.execute(sa.update(schema_info).where(schema_info.c.id == 1, schema_info.c.version < version).values(version=version))
 
     def safe_url(self) -> str:
@@ -292,7 +401,9 @@ class Store:
             "event_type": event.type.value,
             "issue_id": event.issue_id,
             "journal_id": event.journal_id,
-            "payload": json.dumps(event_to_json(event), separators=(",", ":")),
+            "occurred_at": event.occurred_at,
+            "actor_id": event.actor_id,
+            "actor_login": event.actor_login,
             "received_at": now or utcnow(),
             "status": DeliveryStatus.PENDING.value,
             "attempts": 0,
@@ -368,7 +479,9 @@ class Store:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     def load_event(self, row: dict[str, Any]) -> Event:
-        return event_from_json(json.loads(row["payload"]))
+        """The event a row records, as the worker needs it: which issue, which
+        save, what kind, who (the issue itself is read from Redmine)."""
+        return stored_event(row)
 
     _UNCLAIM = dict(claimed_by=None, claim_expires=None)
 
@@ -468,20 +581,14 @@ class Store:
             found = {status: n for status, n in rows}
         return {s.value: found.get(s.value, 0) for s in DeliveryStatus}
 
-    def purge_payloads(self, keep_days: int, now: dt.datetime | None = None) -> int:
-        """Drop the personal data carried in processed payloads after the
-        configured days; the row (ids, type, outcome) stays as the record that
-        the delivery happened."""
+    def prune_processed(self, keep_days: int, now: dt.datetime | None = None) -> int:
+        """Delete the records of deliveries processed more than `keep_days`
+        ago: ids only, kept for `infoshare inbox` and to recognise a late
+        redelivery; what the service did is in the audit log for good."""
         cutoff = (now or utcnow()) - dt.timedelta(days=keep_days)
         with self.engine.begin() as conn:
             result = conn.execute(
-                sa.update(deliveries)
-                .where(
-                    deliveries.c.status == DeliveryStatus.PROCESSED.value,
-                    deliveries.c.processed_at < cutoff,
-                    deliveries.c.payload.is_not(None),
-                )
-                .values(payload=None)
+                sa.delete(deliveries).where(deliveries.c.status == DeliveryStatus.PROCESSED.value, deliveries.c.processed_at < cutoff)
             )
             return result.rowcount
 
@@ -500,8 +607,11 @@ class Store:
         detected_by: str,
         now: dt.datetime | None = None,
     ) -> int | None:
-        """Record a breach unless the same one is already open. Returns the new
-        breach's id, or None when it was already recorded."""
+        """Record a breach: the violation `identity` introduced by save
+        `journal_id` (None: the creation). Once for ever per save (however
+        often and by whatever that save is looked at again), and one open at a
+        time per violation. Returns the new breach's id, or None when it was
+        already recorded."""
         values = dict(
             issue_id=issue_id,
             rule=rule,
@@ -513,6 +623,7 @@ class Store:
             detected_by=detected_by,
             status=BreachStatus.OPEN.value,
             open_key=f"{issue_id}:{identity}",
+            breach_key=breach_key(issue_id, identity, journal_id),
         )
         try:
             with self.engine.begin() as conn:
@@ -539,6 +650,107 @@ class Store:
     def all_breaches(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.select(breaches).order_by(breaches.c.id))]
+
+    # -- problems -----------------------------------------------------------------
+
+    def record_problem(self, source: str, issue_id: int, error: str, backoff: Callable[[int], float], now: dt.datetime | None = None,
+                       since: dt.datetime | None = None) -> int:
+        """Record that `source` could not handle the issue (or that it failed
+        again): counts the attempt and sets when to try again, `backoff(attempts)`
+        seconds on. Returns the number of attempts."""
+        now = now or utcnow()
+        key = f"{source}:{issue_id}"
+        with self.engine.begin() as conn:
+            current = conn.execute(sa.select(problems.c.id, problems.c.attempts).where(problems.c.open_key == key)).first()
+            when = now + dt.timedelta(seconds=backoff((current.attempts if current else 0) + 1))
+            if current is None:
+                conn.execute(sa.insert(problems).values(
+                    source=source, issue_id=issue_id, error=error[:200], attempts=1, first_seen_at=now, last_seen_at=now,
+                    next_attempt_at=when, since=since, open_key=key,
+                ))
+                return 1
+            conn.execute(sa.update(problems).where(problems.c.id == current.id).values(
+                error=error[:200], attempts=current.attempts + 1, last_seen_at=now, next_attempt_at=when,
+            ))
+            return current.attempts + 1
+
+    def resolve_problem(self, source: str, issue_id: int, now: dt.datetime | None = None) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(
+                sa.update(problems).where(problems.c.open_key == f"{source}:{issue_id}").values(resolved_at=now or utcnow(), open_key=None)
+            ).rowcount == 1
+
+    def problems(self, *, include_resolved: bool = False, source: str | None = None, due_by: dt.datetime | None = None) -> list[dict[str, Any]]:
+        """Problems, oldest first: open ones (and resolved ones if asked), of
+        one source, or only those due for another try by `due_by`."""
+        query = sa.select(problems).order_by(problems.c.id)
+        if not include_resolved:
+            query = query.where(problems.c.resolved_at.is_(None))
+        if source is not None:
+            query = query.where(problems.c.source == source)
+        if due_by is not None:
+            query = query.where(problems.c.next_attempt_at <= due_by)
+        with self.engine.connect() as conn:
+            return [{**r._mapping, "since": _as_utc(r.since)} for r in conn.execute(query)]
+
+    # -- gate answers ----------------------------------------------------------------
+
+    def remember_gate_answer(self, request_id: str, answer: str, keep_seconds: float, now: dt.datetime | None = None) -> str | None:
+        """Keep the answer to a gate question, unless the question was answered
+        before: then return that first answer (a replay). Answers older than
+        `keep_seconds` are forgotten on the way."""
+        now = now or utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(gate_answers).where(gate_answers.c.answered_at < now - dt.timedelta(seconds=keep_seconds)))
+            inserted = conn.execute(
+                self._insert(gate_answers)
+                .values(request_id=request_id, answered_at=now, answer=answer)
+                .on_conflict_do_nothing(index_elements=["request_id"])
+                .returning(gate_answers.c.request_id)
+            ).first()
+            if inserted is not None:
+                return None
+            return conn.execute(sa.select(gate_answers.c.answer).where(gate_answers.c.request_id == request_id)).scalar()
+
+    # -- roles as seen over time ------------------------------------------------------
+
+    def observe_roles(self, project_id: int, roles_by_user: dict[int, frozenset[str]], now: dt.datetime | None = None) -> int:
+        """Note the roles people hold now, where they differ from what was last
+        seen. Returns how many changes were noted."""
+        now = now or utcnow()
+        latest = self._latest_roles(project_id)
+        changed = [
+            {"project_id": project_id, "user_id": user, "roles": json.dumps(sorted(roles)), "observed_at": now}
+            for user, roles in roles_by_user.items()
+            if latest.get(user) != frozenset(roles)
+        ]
+        # Someone who was a member and no longer is holds no roles now.
+        changed += [
+            {"project_id": project_id, "user_id": user, "roles": "[]", "observed_at": now}
+            for user, roles in latest.items()
+            if user not in roles_by_user and roles
+        ]
+        if changed:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(role_observations), changed)
+        return len(changed)
+
+    def _latest_roles(self, project_id: int) -> dict[int, frozenset[str]]:
+        history = self.role_history(project_id)
+        return {user: seen[-1][1] for user, seen in history.items()}
+
+    def role_history(self, project_id: int) -> dict[int, tuple[tuple[dt.datetime, frozenset[str]], ...]]:
+        """Each person's roles in the project as seen over time, oldest first."""
+        query = (
+            sa.select(role_observations.c.user_id, role_observations.c.roles, role_observations.c.observed_at)
+            .where(role_observations.c.project_id == project_id)
+            .order_by(role_observations.c.user_id, role_observations.c.observed_at, role_observations.c.id)
+        )
+        found: dict[int, list[tuple[dt.datetime, frozenset[str]]]] = {}
+        with self.engine.connect() as conn:
+            for user, roles, at in conn.execute(query):
+                found.setdefault(user, []).append((_as_utc(at), frozenset(json.loads(roles))))
+        return {user: tuple(seen) for user, seen in found.items()}
 
     # -- job runs ------------------------------------------------------------------
 

@@ -639,7 +639,7 @@ class ReconcilerSchema(_Strict):
 class InboxSchema(_Strict):
     poll_seconds = fields.Float(load_default=1.0, validate=validate.Range(min=0.05, max=60))
     max_attempts = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
-    keep_processed_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=3650))
+    keep_processed_days = fields.Integer(load_default=90, validate=validate.Range(min=1, max=3650))
 
     @post_load
     def make(self, data, **_):

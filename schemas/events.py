@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 import enum
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from marshmallow import EXCLUDE, INCLUDE, RAISE, Schema, fields, post_load, pre_load
 
@@ -188,44 +188,21 @@ def native_delivery_id(event_type: EventType, issue: dict, journal: dict | None,
 # --- Stored form --------------------------------------------------------------
 
 
-class StoredEventSchema(Schema):
-    """How an accepted Event is kept in the inbox (JSON column)."""
-
-    class Meta:
-        unknown = RAISE
-
-    delivery_id = fields.String(required=True)
-    source = fields.Enum(EventSource, by_value=True, required=True)
-    type = fields.Enum(EventType, by_value=True, required=True)
-    occurred_at = fields.AwareDateTime(required=True)
-    issue = fields.Dict(required=True)
-    journal = fields.Dict(allow_none=True)
-    actor_id = fields.Integer(allow_none=True)
-    actor_login = fields.String(allow_none=True)
-
-    @post_load
-    def make(self, data, **_):
-        return Event(**data)
-
-
-_STORED = StoredEventSchema()  # built once: building a schema costs more than using it
-
-
-def event_to_json(event: Event) -> dict[str, Any]:
-    """The stored form (what StoredEventSchema dumps), built directly: the
-    inbox stores every event, and dumping through the schema copied each
-    nested dict of the issue first."""
-    return {
-        "delivery_id": event.delivery_id,
-        "source": event.source.value,
-        "type": event.type.value,
-        "occurred_at": event.occurred_at.isoformat(),
-        "issue": event.issue,
-        "journal": event.journal,
-        "actor_id": event.actor_id,
-        "actor_login": event.actor_login,
-    }
-
-
-def event_from_json(data: dict[str, Any]) -> Event:
-    return _STORED.load(data)
+def stored_event(row: Mapping[str, Any]) -> Event:
+    """An event as the inbox keeps it: ids, kind and actor only. The worker
+    reads the issue from Redmine (the payload only says which save to judge),
+    so the inbox holds no case details."""
+    occurred = row.get("occurred_at") or row.get("received_at")
+    if occurred is not None and occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=dt.timezone.utc)  # SQLite hands back naive times; all are UTC
+    journal_id = row.get("journal_id")
+    return Event(
+        delivery_id=row["delivery_id"],
+        source=EventSource(row["source"]),
+        type=EventType(row["event_type"]),
+        occurred_at=occurred,
+        issue={"id": row["issue_id"]},
+        journal={"id": journal_id} if journal_id is not None else None,
+        actor_id=row.get("actor_id"),
+        actor_login=row.get("actor_login"),
+    )

@@ -49,12 +49,39 @@ def verify(body: bytes, *, allow_native: bool) -> None:
         raise ApiError(401, exc.code, str(exc)) from None
 
 
+class DuplicateKey(ValueError):
+    """A JSON object that names a key twice: parsers disagree on which value
+    wins, so a signed body could be read one way here and another elsewhere."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise DuplicateKey()
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(name)  # NaN and Infinity are not JSON
+
+
 def parse_object(body: bytes) -> dict:
+    """The body as a JSON object. Whatever the body, a bad one is a 400 that
+    says what is wrong (never a 500): invalid JSON or UTF-8, a key named
+    twice, nesting too deep for the parser, a number too long to read."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ApiError(400, "malformed_json", f"The body is not valid JSON{where}.") from None
+        data = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "malformed_json", "The body is not valid UTF-8 text.") from None
+    except DuplicateKey:
+        raise ApiError(400, "malformed_json", "The body names a key twice in one object; send each key once.") from None
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "The body is nested too deeply to be an event or a gate request.") from None
+    except ValueError:
+        # Python refuses integers of thousands of digits (and NaN/Infinity here).
+        raise ApiError(400, "malformed_json", "The body holds a number that is not a valid JSON number of reasonable length.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "The body must be a JSON object.")
     return data

@@ -41,6 +41,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(413)
     def _too_large(_exc):
         limit = app.config.get("MAX_CONTENT_LENGTH")
+        # Refused before the endpoint runs, so counted here: an operator sees
+        # on /metrics that Redmine is sending what the service cannot take.
+        from flask import request
+
+        from plugin.metrics import web_metrics
+
+        counters = {"/v1/gate": web_metrics().gate, "/v1/events": web_metrics().events}
+        if request.path in counters:
+            counters[request.path].labels(outcome="body_too_large").inc()
+        app.logger.warning("request body too large", extra={"path": request.path, "http_status": 413})
         return error_response(
             413,
             "body_too_large",

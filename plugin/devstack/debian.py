@@ -132,6 +132,9 @@ class RedmineInstance:
     def create(self) -> None:
         for sub in ("config", "db", "files", "log", "tmp/pdf", "tmp/cache", "public/plugin_assets"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
+        # Its database, attachments and request log hold case details.
+        for sub in ("db", "files", "log"):
+            (self.path / sub).chmod(0o750)
         (self.path / "config" / "database.yml").write_text(
             "production:\n"
             "  adapter: sqlite3\n"
@@ -162,7 +165,7 @@ class RedmineInstance:
 
     def _run(self, argv: list[str], env: Mapping[str, str] | None = None, timeout: float = 300) -> str:
         result = subprocess.run(
-            argv, cwd=REDMINE_ROOT, env=self.env(env), capture_output=True, text=True, timeout=timeout
+            argv, cwd=REDMINE_ROOT, env=self.env(env), capture_output=True, text=True, timeout=timeout, umask=processes.PROCESS_UMASK
         )
         if result.returncode != 0:
             # Ruby puts the error first and its backtrace ("from ...") after.

@@ -14,6 +14,20 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 
+# What the stack's processes may create: readable by their user and group only.
+PROCESS_UMASK = 0o027
+PRIVATE_FILE_MODE = 0o640
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret (an API key, a configuration with one) readable by its
+    owner only, from the moment it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
 class StartupError(RuntimeError):
     """A process did not come up; the message says where its log is."""
 
@@ -41,7 +55,10 @@ def start(
     """Start a process in its own session (so stopping it stops its children),
     with output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "ab")
+    # Logs may name ticket ids and Redmine's own request lines: for this
+    # user and group only, as is everything the process creates (umask).
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE), "ab")
+    os.chmod(log_path, PRIVATE_FILE_MODE)
     proc = subprocess.Popen(
         list(argv),
         stdout=log,
@@ -50,6 +67,7 @@ def start(
         env=dict(env) if env is not None else None,
         cwd=cwd,
         start_new_session=True,
+        umask=PROCESS_UMASK,
     )
     log.close()
     if pid_path:

@@ -141,9 +141,7 @@ class Stack:
         )
 
     def write_config(self, *, api_key: str, secret: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(self._config_text(api_key=api_key, secret=secret))
-        self.config_path.chmod(0o600)
+        processes.write_private(self.config_path, self._config_text(api_key=api_key, secret=secret))
 
     def config(self) -> Config:
         return load_config(self.config_path, environ={})
@@ -236,8 +234,7 @@ class Stack:
         self.start_service()
         info = self.describe()
         if self.info_path:
-            self.info_path.write_text(json.dumps(info, indent=2) + "\n")
-            self.info_path.chmod(0o600)
+            processes.write_private(self.info_path, json.dumps(info, indent=2) + "\n")
         return info
 
     def describe(self) -> dict[str, Any]:

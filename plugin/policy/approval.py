@@ -64,6 +64,14 @@ APPROVED_FACTS = (
 # ...and these, once they had a value: filling them in when sharing is not a change.
 APPROVED_ONCE_SET = (F.SHARED_WITH, F.CASE_REFERENCE)
 
+# The fields whose past values the rules read (these, through `analyse`; no
+# other rule looks at a field's history). The gate is told their journal
+# details and no others, so its question does not grow with the edits people
+# make to anything else (tests/unit/test_gate_history.py checks the list).
+HISTORY_FIELDS = tuple(
+    dict.fromkeys((F.REQUEST_DIRECTION, *APPROVED_FACTS, *APPROVED_ONCE_SET, F.APPROVAL_DECISION, F.EMERGENCY_OVERRIDE, F.EMERGENCY_OVERRIDE_REASON))
+)
+
 
 class Doubt(str, enum.Enum):
     """Why a request needs approval. The text goes into `Approval reason`: it
@@ -267,7 +275,7 @@ def _problem(ctx: Context, a: Approval) -> tuple[Problem | None, tuple[FieldKey,
         return Problem.MISSING, ()
     recorded = a.recorded
     recorder = recorded.user_id if recorded else None
-    if not ctx.holds_role(recorder, _approver_role(ctx)):
+    if not ctx.holds_role(recorder, _approver_role(ctx), at=recorded.at if recorded else None):
         return Problem.NOT_ENTITLED, ()
     if recorder in a.deciders:
         return Problem.SELF_APPROVAL, ()
@@ -308,7 +316,7 @@ def _recording_checks(ctx: Context, a: Approval) -> list[Violation]:
     if recorded is None:
         return []
     role = _approver_role(ctx)
-    if not ctx.holds_role(step.user_id, role):
+    if not ctx.holds_role(step.user_id, role, at=step.at):
         return [_v(ctx, F.APPROVAL_DECISION, "not_approver", f"only a {role} in this project can record an approval decision")]
     if recorded != ApprovalDecision.APPROVED.value:
         return []
@@ -361,7 +369,8 @@ def check(ctx: Context) -> list[Violation]:
         return out
     if state.status is S.SHARED and override_in_force(state):
         return out
-    entering = ctx.step is None or ctx.step.before is None or ctx.step.before.status is not state.status
+    step = ctx.step
+    entering = step is not None and (step.before is None or step.before.status is not state.status) or (step is None and not ctx.at_rest)
     if state.status is S.APPROVED and a.problem is Problem.VOID and not entering:
         # A fact changed while Approved: not refused, but the approval is
         # void and the service puts the request back to the managers.
@@ -474,7 +483,7 @@ def _granted_or_declined(ctx: Context, a: Approval) -> list[Once]:
                 (ChangeStatus(S.APPROVED), AssignTo(user_id=decided_by)),
             )
         ]
-    by_approver = recorded is not None and ctx.holds_role(recorded.user_id, _approver_role(ctx))
+    by_approver = recorded is not None and ctx.holds_role(recorded.user_id, _approver_role(ctx), at=recorded.at)
     after_decision = a.decision_index is None or (a.recorded_index is not None and a.recorded_index > a.decision_index)
     if state.status in (S.AWAITING_APPROVAL, S.ASSESSING, S.APPROVED) and decision == ApprovalDecision.DECLINED.value and by_approver and after_decision:
         return [
@@ -531,7 +540,9 @@ def emergency_share(ctx: Context, a: Approval) -> Override | None:
             (
                 i
                 for i in range(len(steps) - 1, index, -1)
-                if _changed(steps[i], F.APPROVAL_DECISION) and steps[i].after.value(F.APPROVAL_DECISION) is not None and ctx.holds_role(steps[i].user_id, role)
+                if _changed(steps[i], F.APPROVAL_DECISION)
+                and steps[i].after.value(F.APPROVAL_DECISION) is not None
+                and ctx.holds_role(steps[i].user_id, role, at=steps[i].at)
             ),
             None,
         )

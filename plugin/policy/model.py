@@ -237,13 +237,21 @@ class Context:
     # The saves so far, oldest first; the last one (if any) is previous ->
     # proposed. Empty when nothing is known of the past.
     history: tuple[Step, ...] = ()
-    # The project's members by user id, with their roles.
+    # The project's members by user id, with their roles now.
     principals: Mapping[int, Principal] = dataclasses.field(default_factory=dict)
     # Current states of the issues related to this one, and of the issues
     # related to those (an escalation sees its request and its siblings).
     related: tuple[IssueState, ...] = ()
     # The InfoShare service's own Redmine user, to tell its saves from people's.
     service_user_id: int | None = None
+    # The state as it stands, rather than the act of its last save: what a
+    # save did (recording an approval, entering a status) is judged when that
+    # save is, and not again as the record before the next one.
+    at_rest: bool = False
+    # The members' roles as seen over time, oldest first (Redmine keeps no history
+    # of memberships; the service notes what it sees): a save is judged with
+    # the roles of its time. Empty: only the roles now are known.
+    role_history: Mapping[int, tuple[tuple[dt.datetime, frozenset[str]], ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def calendar(self) -> WorkingCalendar:
@@ -254,7 +262,7 @@ class Context:
         if self.previous is None:
             return None
         history = self.history[:-1]
-        return dataclasses.replace(self, previous=history[-1].before if history else None, proposed=self.previous, history=history)
+        return dataclasses.replace(self, previous=history[-1].before if history else None, proposed=self.previous, history=history, at_rest=True)
 
     def at_step(self, index: int) -> "Context":
         """The context in which save `index` of the history was judged."""
@@ -263,11 +271,19 @@ class Context:
 
     @property
     def step(self) -> Step | None:
-        """The save being judged, when known."""
-        return self.history[-1] if self.history else None
+        """The save being judged, when known (none for a state at rest)."""
+        return self.history[-1] if self.history and not self.at_rest else None
 
-    def holds_role(self, user_id: int | None, role_name: str) -> bool:
-        principal = self.principals.get(user_id) if user_id is not None else None
+    def holds_role(self, user_id: int | None, role_name: str, at: dt.datetime | None = None) -> bool:
+        """Whether the user held the role at `at` (as far as the service saw:
+        the first roles it saw stand for any time before), else now."""
+        if user_id is None:
+            return False
+        seen = self.role_history.get(user_id) if at is not None else None
+        if seen:
+            earlier = [roles for when, roles in seen if when <= at]
+            return role_name in (earlier[-1] if earlier else seen[0][1])
+        principal = self.principals.get(user_id)
         return principal is not None and role_name in principal.roles
 
     def user_name(self, user_id: int | None) -> str:

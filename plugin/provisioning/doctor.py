@@ -181,6 +181,16 @@ def _compare_shim(spec: Spec, live: LiveState) -> list[Finding]:
                 "should be " + ", ".join(spec.shim["block_when_unreachable"]),
             )
         )
+    if sorted(shim.get("history_fields") or []) != sorted(spec.shim["history_fields"]):
+        out.append(
+            Finding(
+                FindingKind.DIFFERENT,
+                "plugin setting 'history fields'",
+                "the gate would not be told the past of the fields the rules read; apply the spec again",
+            )
+        )
+    if str(shim.get("gate_value_limit")) != str(spec.shim["gate_value_limit"]):
+        out.append(Finding(FindingKind.DIFFERENT, "plugin setting 'gate value limit'", f"should be {spec.shim['gate_value_limit']}"))
     if not shim.get("service_url_set"):
         out.append(Finding(FindingKind.MISSING, "plugin setting 'service URL'", "Redmine does not know where the service is"))
     if not shim.get("secret_set"):

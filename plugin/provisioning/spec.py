@@ -12,6 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
+from plugin.policy.approval import HISTORY_FIELDS
 from plugin.policy.requirements import (
     APPROVER_ONLY_FIELDS,
     INCIDENT_SERVICE_OWNED_FIELDS,
@@ -26,6 +27,9 @@ from schemas.record import FIELDS, ConfiguredValues, FieldDef
 
 SPEC_VERSION = 1
 S = StatusKey
+# Values longer than this many bytes go to the gate as their digest: the rules
+# only ask whether a long text is set or changed (see the shim's IssuePayload).
+GATE_VALUE_LIMIT = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,5 +330,7 @@ def build_spec(config: Config) -> Spec:
         shim={
             "block_when_unreachable": [names.status(s) for s in config.gate.block_when_unreachable],
             "gate_timeout_ms": config.gate.timeout_ms,
+            "history_fields": [names.field(k) for k in HISTORY_FIELDS],
+            "gate_value_limit": GATE_VALUE_LIMIT,
         },
     )

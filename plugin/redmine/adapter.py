@@ -89,8 +89,9 @@ class RedminePort(abc.ABC):
         """The id of a group that is a member of the project, or None."""
 
     @abc.abstractmethod
-    def principals(self, project_id: int) -> dict[int, Principal]:
-        """The project's users with their roles (direct and through groups)."""
+    def principals(self, project_id: int, fresh: bool = False) -> dict[int, Principal]:
+        """The project's users with their roles (direct and through groups);
+        `fresh` reads them from Redmine rather than from a recent copy."""
 
 
 class RedmineAdapter(RedminePort):
@@ -218,12 +219,12 @@ class RedmineAdapter(RedminePort):
     def names_by_id(self) -> dict[str, dict[int, str]]:
         return self._names
 
-    def _memberships(self, project_id: int) -> list[dict[str, Any]]:
+    def _memberships(self, project_id: int, fresh: bool = False) -> list[dict[str, Any]]:
         """A project's memberships, cached for MEMBERSHIP_TTL seconds: role
         changes are rare and the rules ask on every event."""
         with self._lock:
             cached = self._membership_cache.get(project_id)
-            if cached and time.monotonic() - cached[0] < MEMBERSHIP_TTL:
+            if cached and not fresh and time.monotonic() - cached[0] < MEMBERSHIP_TTL:
                 return cached[1]
         memberships = self.reader.get_all(f"/projects/{project_id}/memberships.json", "memberships")
         with self._lock:
@@ -234,9 +235,9 @@ class RedmineAdapter(RedminePort):
         groups = {m["group"]["name"]: m["group"]["id"] for m in self._memberships(project_id) if m.get("group")}
         return groups.get(group_name)
 
-    def principals(self, project_id: int) -> dict[int, Principal]:
+    def principals(self, project_id: int, fresh: bool = False) -> dict[int, Principal]:
         found: dict[int, Principal] = {}
-        for m in self._memberships(project_id):
+        for m in self._memberships(project_id, fresh):
             user = m.get("user")
             if not user:
                 continue

@@ -17,8 +17,13 @@ Redmine::Plugin.register :redmine_infoshare do
 end
 
 # Case details must not reach Redmine's own log either: its request log lines
-# ("Parameters: ...") show these as [FILTERED]. Redmine already filters passwords.
-Rails.application.config.filter_parameters |= RedmineInfoshare::LOG_FILTERED_PARAMETERS
+# ("Started GET ...", "Parameters: ...", "Redirected to ...") show these as
+# [FILTERED]. Redmine already filters passwords. Added in place: Rails keeps a
+# reference to these lists from its first request on.
+filters = Rails.application.config.filter_parameters
+filters.concat(RedmineInfoshare::LOG_FILTERED_PARAMETERS - filters)
+redirects = Rails.application.config.filter_redirect
+redirects << RedmineInfoshare::LOG_FILTERED_REDIRECT unless redirects.include?(RedmineInfoshare::LOG_FILTERED_REDIRECT)
 
 # Applied here rather than in a to_prepare block: Redmine 5 runs init.rb inside
 # its own to_prepare, where a nested one would never fire. The guard keeps it

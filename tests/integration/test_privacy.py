@@ -54,7 +54,7 @@ def personal_decision(n: int, **kw) -> dict:
     return decision_values(**{**values, **kw})
 
 
-def test_no_marker_in_logs_metrics_audit_or_errors(live, rest):
+def test_no_marker_in_logs_metrics_audit_or_errors(live, rest, redmine_web):
     errors: list[str] = []  # every error text returned to anyone
     today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/London")).date()
 
@@ -120,6 +120,18 @@ def test_no_marker_in_logs_metrics_audit_or_errors(live, rest):
     assert answer["allow"] is False
     errors.append(json.dumps(answer))
 
+    # Searches and filters carrying case details, as a person in the web UI
+    # and a REST client make them: Redmine's request log must not show them.
+    needle = TAG + "-search"
+    field = rest.field_ids[F.REQUESTER_NAME]
+    web = redmine_web("practitioner1")
+    web.http.get(f"{live.redmine_url}/search", params={"q": needle}, timeout=10)
+    web.http.get(f"{live.redmine_url}/projects/mash/issues", params={"set_filter": "1", "f[]": f"cf_{field}", f"op[cf_{field}]": "~", f"v[cf_{field}][]": needle},
+                 timeout=10)
+    web.http.get(f"{live.redmine_url}/projects/mash/issues?set_filter=1&f%5B%5D=subject&op%5Bsubject%5D=~&v%5Bsubject%5D%5B%5D={needle}", timeout=10)
+    rest.get_json("/issues.json", **{f"cf_{field}": f"~{needle}"})
+    rest.get_json("/search.json", q=needle)
+
     outputs += [
         live.cli("audit", "show").stdout,
         live.cli("breaches", "--all").stdout,
@@ -134,5 +146,24 @@ def test_no_marker_in_logs_metrics_audit_or_errors(live, rest):
     assert any("(R-" in e for e in errors)  # refusals did happen, with rule messages
     assert any("breach" in line for line in outputs[-3].splitlines())
     wait_until(lambda: TAG in json.dumps(rest.issue(tickets[0])), what="markers stored in Redmine itself")  # the data is there...
-    for name, text in {**logs, **{f"output {i}": o for i, o in enumerate(outputs)}, **{f"error {i}": e for i, e in enumerate(errors)}}.items():
+    assert "Started GET" in logs["redmine production.log"] and "[FILTERED]" in logs["redmine production.log"]
+    # The store keeps no case details: its database and WAL files, read as bytes.
+    store_files = {p.name: p.read_bytes().decode("latin-1") for p in live.root.glob("infoshare.sqlite3*")}
+    assert "infoshare.sqlite3" in store_files
+    for name, text in {**logs, **store_files, **{f"output {i}": o for i, o in enumerate(outputs)}, **{f"error {i}": e for i, e in enumerate(errors)}}.items():
         assert TAG not in text, f"a personal-data marker leaked into {name}: ...{text[max(0, text.find(TAG) - 200):text.find(TAG) + 60]}..."
+
+
+def test_what_holds_case_details_or_secrets_is_not_readable_by_other_users(live):
+    modes = {}
+    for path in [*live.root.glob("infoshare.sqlite3*"), live.admin_key_path, live.bot_key_path, live.config_path]:
+        modes[path.name] = path.stat().st_mode & 0o777
+    for path in (live.root / "logs").glob("*.log"):
+        modes[path.name] = path.stat().st_mode & 0o777
+    redmine_log = live.instance.path / "log" / "production.log"
+    modes["production.log"] = redmine_log.stat().st_mode & 0o777
+    modes["Redmine's log folder"] = redmine_log.parent.stat().st_mode & 0o777
+    assert {"infoshare.sqlite3", "admin.key", "bot.key", "config.toml", "web.log", "redmine.log"} <= set(modes)
+    readable_by_others = {name: oct(mode) for name, mode in modes.items() if mode & 0o007}
+    assert readable_by_others == {}
+    assert all(modes[name] == 0o600 for name in modes if name.startswith("infoshare.sqlite3") or name.endswith((".key", ".toml")))

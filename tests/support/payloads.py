@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -59,16 +60,18 @@ def native_event(issue_id: int = 42, *, type: str = "issue.updated", journal_id:
     return {"type": type, "timestamp": "2026-11-21T10:00:00Z", "data": data}
 
 
-def as_sent(row: dict) -> dict:
-    """An inbox row's event as the shim sent it (to send it again)."""
-    stored = json.loads(row["payload"])
+def as_sent(row: dict, tracker: str = "Information request") -> dict:
+    """An inbox row's event as the shim sends it (to send it again): which
+    issue and which save, no case details. The inbox does not keep the
+    issue's tracker; the caller knows it."""
+    occurred = row["occurred_at"] or row["received_at"]
     return {
-        "delivery_id": stored["delivery_id"],
-        "type": stored["type"],
-        "occurred_at": stored["occurred_at"],
-        "actor": {"id": stored["actor_id"], "login": stored["actor_login"]},
-        "issue": stored["issue"],
-        "journal": stored["journal"],
+        "delivery_id": row["delivery_id"],
+        "type": row["event_type"],
+        "occurred_at": occurred.replace(tzinfo=occurred.tzinfo or dt.timezone.utc).isoformat(),
+        "actor": {"id": row["actor_id"], "login": row["actor_login"]},
+        "issue": {"id": row["issue_id"], "project": {"id": 1}, "tracker": {"id": 1, "name": tracker}, "status": {"id": 1}},
+        "journal": {"id": row["journal_id"]} if row["journal_id"] is not None else None,
     }
 
 

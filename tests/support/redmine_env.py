@@ -110,7 +110,7 @@ def _build_snapshot(target: Path) -> None:
         shutil.copy2(stack.instance.db_path, staging / "provisioned.sqlite3")
         shutil.copy2(stack.admin_key_path, staging / "admin.key")
         shutil.copy2(stack.bot_key_path, staging / "bot.key")
-        (staging / "secret").write_text(stack.config().webhook.secret)
+        processes.write_private(staging / "secret", stack.config().webhook.secret)
         staging.rename(target)
     finally:
         stack.down()
@@ -152,9 +152,8 @@ class LiveStack(Stack):
         stack.instance.create()
         stack.instance.configure_email(smtp_port)
         shutil.copy2(snap.fresh_db if use_fresh else snap.db, stack.instance.db_path)
-        stack.admin_key_path.parent.mkdir(parents=True, exist_ok=True)
-        stack.admin_key_path.write_text(snap.fresh_admin_key if use_fresh else snap.admin_key)
-        stack.bot_key_path.write_text(snap.bot_key)
+        processes.write_private(stack.admin_key_path, snap.fresh_admin_key if use_fresh else snap.admin_key)
+        processes.write_private(stack.bot_key_path, snap.bot_key)
         stack.write_config(api_key=snap.bot_key, secret=snap.secret)
         return stack
 

@@ -6,18 +6,28 @@ require 'json'
 
 P = RedmineInfoshare::IssuePayload
 G = RedmineInfoshare::GateClient
+FIELDS = RedmineInfoshare::Settings.history_field_ids
+LIMIT = RedmineInfoshare::Settings.gate_value_limit
 differences = []
+differences << 'no history fields in the plugin settings' if FIELDS.empty?
 
+# The journals as the gate tells them, read the plain way: the details of the
+# history fields and attributes, long values as digests, journals with none left out.
 def plain_journals(issue)
-  Issue.find(issue.id).journals.includes(:details, :user).sort_by(&:id).map do |j|
+  Issue.find(issue.id).journals.includes(:details, :user).sort_by(&:id).filter_map do |j|
+    details = j.details.sort_by(&:id).select do |d|
+      (d.property == 'attr' && P::HISTORY_ATTRIBUTES.include?(d.prop_key)) || (d.property == 'cf' && FIELDS.include?(d.prop_key))
+    end
+    next if details.empty?
+
     {'id' => j.id, 'user' => P.ref(j.user), 'private_notes' => j.private_notes?, 'created_on' => P.time(j.created_on),
-     'details' => j.details.sort_by(&:id).map {|d| {'property' => d.property, 'name' => d.prop_key, 'old_value' => d.old_value, 'new_value' => d.value} }}
+     'details' => details.map {|d| {'property' => d.property, 'name' => d.prop_key, 'old_value' => P.bounded(d.old_value, LIMIT), 'new_value' => P.bounded(d.value, LIMIT)} }}
   end
 end
 
 Issue.find_each do |issue|
-  fresh = P.judged(Issue.find(issue.id))
-  differences << "stored ##{issue.id}" unless P.stored(issue) == fresh
+  fresh = P.judged(Issue.find(issue.id), LIMIT)
+  differences << "stored ##{issue.id}" unless P.stored(issue, LIMIT) == fresh
 
   # A save's changes in memory leave what is stored alone.
   changing = Issue.find(issue.id)
@@ -29,9 +39,9 @@ Issue.find_each do |issue|
   changing.custom_field_values = changes
   changing.status = IssueStatus.where.not(id: changing.status_id).first
   changing.subject = 'changed in memory'
-  differences << "stored after changes ##{issue.id}" unless P.stored(changing) == fresh
+  differences << "stored after changes ##{issue.id}" unless P.stored(changing, LIMIT) == fresh
 
-  journals, user_ids = P.stored_journals(issue)
+  journals, user_ids = P.stored_journals(issue, FIELDS, LIMIT)
   users = G.users_by_id([issue.author], user_ids)
   differences << "journals ##{issue.id}" unless journals.map {|j| G.journal_payload(j, users) } == plain_journals(issue)
 

@@ -247,7 +247,7 @@ class FakeRedmine(RedminePort):
     def group_id(self, project_id: int, group_name: str) -> int | None:
         return GROUP_IDS.get(group_name)
 
-    def principals(self, project_id: int) -> dict[int, Principal]:
+    def principals(self, project_id: int, fresh: bool = False) -> dict[int, Principal]:
         return dict(self.members)
 
     def delete(self, issue_id: int) -> None:

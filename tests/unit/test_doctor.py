@@ -40,6 +40,8 @@ def perfect_live(spec) -> LiveState:
                 "secret_set": True,
                 "trackers": [t.name for t in spec.trackers],
                 "block_when_unreachable": list(spec.shim["block_when_unreachable"]),
+                "history_fields": list(spec.shim["history_fields"]),
+                "gate_value_limit": str(spec.shim["gate_value_limit"]),
             },
             "transitions": [
                 {"tracker": t.tracker, "role": t.role, "from_status": t.from_status, "to_status": t.to_status} for t in spec.transitions
@@ -137,7 +139,8 @@ def test_missing_shim_is_one_clear_finding(spec, live):
 def test_workflow_and_settings_differences(spec, live):
     state = live.shim_state
     state["settings"]["issue_group_assignment"] = "0"
-    state["shim"].update(trackers=["Information request"], block_when_unreachable=[], service_url_set=False, secret_set=False)
+    state["shim"].update(trackers=["Information request"], block_when_unreachable=[], service_url_set=False, secret_set=False, history_fields=[],
+                         gate_value_limit="")
     removed = next(t for t in state["transitions"] if t["from_status"] == "Awaiting approval" and t["role"] == "MASH manager")
     state["transitions"].remove(removed)
     state["transitions"].append({"tracker": "Information request", "role": "MASH practitioner", "from_status": "Awaiting approval", "to_status": "Approved"})
@@ -152,6 +155,8 @@ def test_workflow_and_settings_differences(spec, live):
     assert "different: plugin setting 'trackers handled' (should be Information request, Escalation, Retention review, Information incident)" in out
     assert "different: plugin setting 'refuse while unreachable' (should be Shared, Approved, Not shared)" in out
     assert "missing: plugin setting 'service URL' (Redmine does not know where the service is)" in out
+    assert "different: plugin setting 'history fields' (the gate would not be told the past of the fields the rules read; apply the spec again)" in out
+    assert "different: plugin setting 'gate value limit' (should be 256)" in out
     assert "missing: plugin setting 'shared secret' (events cannot be signed)" in out
     assert f"missing: transition Information request / MASH manager: Awaiting approval -> {removed['to_status']}" in out
     assert "extra: transition Information request / MASH practitioner: Awaiting approval -> Approved" in out

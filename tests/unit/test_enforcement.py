@@ -215,12 +215,12 @@ def test_retrospective_reminders_each_working_day(redmine, enforcer):
     assert any("retrospective Approval decision" in n for n in redmine.notes_by_service(issue_id))
     sunday = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
     monday = dt.datetime(2026, 11, 23, 12, tzinfo=dt.timezone.utc)
-    assert enforcer.remind_retrospective_approvals(sunday) == 0
-    assert enforcer.remind_retrospective_approvals(monday) == 1
-    assert enforcer.remind_retrospective_approvals(monday) == 0  # once a day
-    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=1)) == 1
+    assert enforcer.remind_retrospective_approvals(sunday).reminders == 0
+    assert enforcer.remind_retrospective_approvals(monday).reminders == 1
+    assert enforcer.remind_retrospective_approvals(monday).reminders == 0  # once a day
+    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=1)).reminders == 1
     redmine.edit(issue_id, 12, values={F.APPROVAL_DECISION: "Approved"})
-    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=2)) == 0
+    assert enforcer.remind_retrospective_approvals(monday + dt.timedelta(days=2)).reminders == 0
 
 
 # --- R-ESCALATION through the worker and the timer job -------------------------------------
@@ -477,3 +477,87 @@ def test_the_incident_job_reminds_at_24_48_66_hours_and_notes_the_deadline_once(
     assert not any("[infoshare:ico-" in n for n in redmine.notes_by_service(decided))
     # A week after the deadline the incident is no longer swept.
     assert enforcer.run_incidents(aware + dt.timedelta(days=12)).checked == 0
+
+
+# --- hardening (issue 14): one bad ticket, breaches once, roles of the time -----------------------------------
+
+
+class RefusingRedmine(FakeRedmine):
+    """Refuses updates of some issues, as Redmine answers 422 to a save it
+    finds invalid (a field another plugin requires, say)."""
+
+    refused: set[int] = set()
+
+    def update_issue(self, issue_id, attributes):
+        if issue_id in self.refused:
+            from redminelib.exceptions import ValidationError
+
+            raise ValidationError("Custom field cannot be blank")
+        super().update_issue(issue_id, attributes)
+
+
+def test_one_ticket_redmine_refuses_does_not_blind_the_reconciler(store):
+    redmine = RefusingRedmine(CONFIG)
+    clock = {"now": NOW}
+    enforcer = Enforcer(CONFIG, redmine, store, RedmineExecutor(redmine, CONFIG), clock=lambda: clock["now"])
+    ids = [bypass_to_shared_without_reasons(redmine)[0] for _ in range(50)]
+    redmine.refused = {ids[10]}
+    report = enforcer.reconcile()
+    assert report.problems == [ids[10]]
+    assert report.issues == 49 and report.new_breaches == 49
+    assert len(store.open_breaches()) == 50  # the refused one's breach is recorded; only its note failed
+    assert store.cursor(RECONCILER_CURSOR) is not None
+    assert all(any("[infoshare:breach-" in n for n in redmine.notes_by_service(i)) for i in ids if i != ids[10])
+    (problem,) = store.problems()
+    assert (problem["source"], problem["issue_id"], problem["attempts"], problem["error"]) == ("reconcile", ids[10], 1, "ValidationError")
+    # A later violation on another request is still found.
+    later, _ = bypass_to_shared_without_reasons(redmine)
+    assert enforcer.reconcile().new_breaches == 1
+    # Once Redmine takes the update, the retry (after its pause) clears the problem.
+    redmine.refused = set()
+    clock["now"] = NOW + dt.timedelta(minutes=10)
+    retried = enforcer.reconcile()
+    assert retried.retried == 1 and retried.problems == []
+    assert store.problems() == [] and any("[infoshare:breach-" in n for n in redmine.notes_by_service(ids[10]))
+
+
+def test_a_timer_job_goes_on_past_a_ticket_it_cannot_handle(store):
+    redmine = RefusingRedmine(CONFIG)
+    enforcer = Enforcer(CONFIG, redmine, store, RedmineExecutor(redmine, CONFIG), clock=lambda: NOW)
+    for _ in range(3):
+        issue_id = redmine.create(dict(INTAKE))
+        redmine.edit(issue_id, 10, values={**DECISION, **SHARE_RECORD, F.SHARED_ON: "2026-11-21", F.DECISION_REASONS: "x",
+                                           F.RETENTION_REVIEW_DATE: "2026-12-01"}, status=StatusKey.SHARED)
+    first = min(redmine.issues)
+    redmine.refused = {first}
+    report = enforcer.run_retention(at_noon("2026-11-23"))
+    assert report.problems == [first] and len(report.opened) == 2
+    assert store.job_runs("retention")[-1]["summary"].count('"problems": 1') == 1
+
+
+def test_a_breach_is_recorded_once_for_its_save_and_a_later_role_change_reopens_nothing(redmine, enforcer, store):
+    # A breach (an administrator's bypass) and a valid approval by manager 12.
+    bypassed, _ = bypass_to_shared_without_reasons(redmine)
+    approved = redmine.create(dict(IN_DOUBT))
+    redmine.edit(approved, 10, values=dict(DECISION), status=StatusKey.ASSESSING)
+    enforcer.reconcile()
+    redmine.edit(approved, 12, values={F.APPROVAL_DECISION: "Approved"})
+    enforcer.reconcile()
+    assert redmine.issues[approved]["status"]["name"] == "Approved"
+    # Manager 12 leaves the managers; the reconciler looks again, three times, over everything.
+    from plugin.policy.model import Principal
+
+    redmine.members[12] = Principal(12, "Maya Manager", frozenset({"MASH practitioner"}))
+    enforcer._observed.clear()  # a new process: it notes the change
+    since = NOW - dt.timedelta(days=30)
+    for _ in range(3):
+        enforcer.reconcile(since)
+    assert [(b["issue_id"], b["rule"]) for b in store.all_breaches()] == [(bypassed, "R-DECISION")]
+    assert sum("[infoshare:breach-" in n for n in redmine.notes_by_service(bypassed)) == 1
+    assert redmine.issues[approved]["status"]["name"] == "Approved"  # the approval stood when it was given
+    # Resolved, then looked at again: the same save's breach is not recorded again.
+    redmine.edit(bypassed, 1, values={F.DECISION_REASONS: "recorded later"})
+    enforcer.reconcile(since)
+    assert store.open_breaches() == []
+    enforcer.reconcile(since)
+    assert len(store.all_breaches()) == 1

@@ -73,8 +73,32 @@ def _valid_gate(data) -> dict:
     }
 
 
+def _hostile(data, valid) -> bytes:
+    """What a JSON parser can choke on, inside an otherwise valid payload:
+    nesting thousands deep, numbers of thousands of digits, NaN, bytes that
+    are not UTF-8, a key named twice."""
+    text = json.dumps(valid)
+    how = data.draw(st.sampled_from(["deep", "deep_object", "long_number", "nan", "invalid_utf8", "duplicate_key"]))
+    depth = data.draw(st.integers(min_value=500, max_value=50_000))
+    if how == "deep":
+        return (text[:-1] + ', "pad": ' + "[" * depth + "]" * depth + "}").encode()
+    if how == "deep_object":
+        return ('{"a":' * depth + "1" + "}" * depth).encode()
+    if how == "long_number":
+        return (text[:-1] + ', "pad": ' + "9" * data.draw(st.integers(min_value=4301, max_value=20_000)) + "}").encode()
+    if how == "nan":
+        return (text[:-1] + ', "pad": ' + data.draw(st.sampled_from(["NaN", "Infinity", "-Infinity"])) + "}").encode()
+    if how == "invalid_utf8":
+        cut = data.draw(st.integers(min_value=1, max_value=len(text) - 1))
+        return text[:cut].encode() + data.draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80"])) + text[cut:].encode()
+    key = data.draw(st.sampled_from(sorted(valid)))
+    return (text[:-1] + f", {json.dumps(key)}: {json.dumps(MARK)}" + "}").encode()
+
+
 def _body(data, valid) -> bytes:
-    shape = data.draw(st.sampled_from(["mutated", "mutated", "valid", "json", "bytes", "huge"]))
+    shape = data.draw(st.sampled_from(["mutated", "mutated", "valid", "json", "bytes", "huge", "hostile", "hostile"]))
+    if shape == "hostile":
+        return _hostile(data, valid)
     if shape == "valid":
         return json.dumps(valid).encode()
     if shape == "mutated":
@@ -141,3 +165,20 @@ def test_any_other_request_gets_a_json_error_or_a_page(fuzz_client, path, method
     assert response.status_code < 500
     if response.status_code >= 400:
         assert response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "nested too deeply"),
+        (b'{"issue": ' + b"1" * 5000 + b"}", "number that is not a valid JSON number"),
+        (b'{"pad": NaN}', "number that is not a valid JSON number"),
+        (b'{"pad": "\xff"}', "not valid UTF-8"),
+        (b'{"type": "issue.updated", "type": "issue.created"}', "names a key twice"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/gate"])
+def test_each_parser_limit_is_a_400_that_says_what_is_wrong(fuzz_client, body, message, path):
+    r = fuzz_client.post(path, data=body, headers=shim_headers(SECRET, body))
+    assert r.status_code == 400 and r.json["error"]["code"] == "malformed_json"
+    assert message in r.json["error"]["message"]

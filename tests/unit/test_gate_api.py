@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 
 from plugin.audit import AuditLog
@@ -85,3 +87,44 @@ def test_the_decision_stands_when_the_audit_log_is_unavailable(client, store):
         conn.exec_driver_sql("DROP TABLE audit_head")
     r = ask(client, gate_body(rest_issue("Shared", INTAKE), rest_issue()))
     assert r.status_code == 200 and r.json["allow"] is False
+
+
+def refusing_body(request_id=None):
+    proposed = rest_issue("Not shared", {**INTAKE, **DECISION, FieldKey.DECISION: "Do not share", FieldKey.DECISION_REASONS: ""})
+    body = json.loads(gate_body(proposed, rest_issue()))
+    if request_id:
+        body["request_id"] = request_id
+    return encode(body)
+
+
+def test_a_replayed_question_gets_the_first_answer_and_no_second_entry(client, store):
+    body = refusing_body(str(uuid.uuid4()))
+    answers = [ask(client, body).json for _ in range(20)]
+    assert all(a == answers[0] for a in answers) and answers[0]["allow"] is False
+    assert len(list(AuditLog(store).entries())) == 1
+    # Another question (another request id) about the same save is audited: it is another save attempt.
+    ask(client, refusing_body())
+    assert len(list(AuditLog(store).entries())) == 2
+
+
+def test_an_answer_the_shim_no_longer_waits_for_is_audited_as_late(client, store):
+    body = refusing_body()
+    # Signed 5 seconds ago: the shim (2 s timeout) has applied its fail mode.
+    r = ask(client, body, shim_headers(SECRET, body, timestamp=int(time.time()) - 5))
+    assert r.json["allow"] is False
+    (entry,) = AuditLog(store).entries()
+    assert entry["kind"] == "gate_late" and entry["detail"]["outcome"] == "refused"
+    assert entry["detail"]["timeout_ms"] == 2000 and entry["detail"]["waited_ms"] >= 3000
+    # Late and allowed: recorded too, for the save went through on the fail mode.
+    allowed = gate_body(rest_issue(issue_id=None))
+    ask(client, allowed, shim_headers(SECRET, allowed, timestamp=int(time.time()) - 5))
+    assert [e["kind"] for e in AuditLog(store).entries()] == ["gate_late", "gate_late"]
+
+
+def test_a_body_too_large_is_counted_on_metrics(client):
+    big = b'{"pad": "' + b"x" * 2_000_000 + b'"}'
+    assert ask(client, big).status_code == 413
+    assert client.post("/v1/events", data=big, headers=shim_headers(SECRET, big)).status_code == 413
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'infoshare_gate_decisions_total{outcome="body_too_large"}' in metrics
+    assert 'infoshare_events_received_total{outcome="body_too_large"}' in metrics

@@ -158,5 +158,10 @@ def test_spec_serialises_to_json_for_the_rake_task():
     data = json.loads(s.dumps())
     assert data["version"] == 1
     assert data["settings"] == {"rest_api_enabled": "1", "issue_group_assignment": "1"}
-    assert data["shim"] == {"block_when_unreachable": ["Shared"], "gate_timeout_ms": 2000}
+    assert {k: data["shim"][k] for k in ("block_when_unreachable", "gate_timeout_ms", "gate_value_limit")} == {
+        "block_when_unreachable": ["Shared"], "gate_timeout_ms": 2000, "gate_value_limit": 256
+    }
+    # The gate is told the past of the fields the approval rule reads, by their Redmine names.
+    assert "Decision" in data["shim"]["history_fields"] and "Approval decision" in data["shim"]["history_fields"]
+    assert "Decision reasons" not in data["shim"]["history_fields"]
     assert data["bot"]["login"] == "infoshare-bot" and data["bot"]["role"] == "InfoShare service"

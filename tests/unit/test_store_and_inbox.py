@@ -24,22 +24,42 @@ def test_accept_is_idempotent_per_delivery_id(store):
     assert store.counts() == {"pending": 1, "processed": 0, "failed": 0, "parked": 0}
 
 
-def test_stored_event_round_trips(store):
-    e = event(7, type="issue.created")
-    store.accept(e)
-    (row,) = store.pending()
-    assert store.load_event(row) == e
-    assert store.get(e.delivery_id)["issue_id"] == 7
-
-
-def test_the_stored_form_is_what_the_stored_schema_dumps():
-    from schemas.events import NativeEventSchema, StoredEventSchema, event_from_json, event_to_json
+def test_the_inbox_keeps_what_the_worker_needs_and_no_case_details(store):
+    from schemas.events import NativeEventSchema
     from tests.support.payloads import native_event
 
-    for event in (ShimEventSchema().load(shim_event(7)), NativeEventSchema().load(native_event(8))):
-        stored = event_to_json(event)
-        assert stored == StoredEventSchema().dump(event)
-        assert event_from_json(json.loads(json.dumps(stored))) == event
+    for e in (ShimEventSchema().load(shim_event(7)), NativeEventSchema().load(native_event(8))):
+        store.accept(e)
+        row = store.get(e.delivery_id)
+        loaded = store.load_event(row)
+        assert (loaded.delivery_id, loaded.source, loaded.type, loaded.issue_id, loaded.journal_id, loaded.actor_id, loaded.actor_login) == (
+            e.delivery_id, e.source, e.type, e.issue_id, e.journal_id, e.actor_id, e.actor_login
+        )
+        assert loaded.occurred_at == e.occurred_at
+        assert loaded.issue == {"id": e.issue_id} and row["payload"] is None
+        stored_text = json.dumps({k: str(v) for k, v in row.items()})
+        assert "Phone" not in stored_text and "Children Act" not in stored_text and "Request" not in stored_text
+
+
+def test_a_store_of_version_2_keeps_the_ids_and_drops_the_payloads(tmp_path):
+    import sqlalchemy as sa
+
+    from plugin.store import deliveries
+
+    s = Store(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    s.migrate()
+    payload = {"delivery_id": "d1", "source": "shim", "type": "issue.updated", "occurred_at": "2026-11-21T10:00:01+00:00",
+               "issue": {"id": 5, "subject": "Case details"}, "journal": {"id": 9}, "actor_id": 10, "actor_login": "practitioner1"}
+    with s.engine.begin() as conn:
+        conn.execute(sa.insert(deliveries).values(delivery_id="d1", source="shim", event_type="issue.updated", issue_id=5, journal_id=9,
+                                                  payload=json.dumps(payload), received_at=dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc),
+                                                  status="pending", attempts=0))
+        conn.execute(sa.update(deliveries).values(occurred_at=None, actor_id=None, actor_login=None))
+        conn.execute(schema_info.update().values(version=2))
+    s.migrate()
+    row = s.get("d1")
+    assert row["payload"] is None and (row["actor_id"], row["actor_login"]) == (10, "practitioner1")
+    assert s.load_event(row).occurred_at == dt.datetime(2026, 11, 21, 10, 0, 1, tzinfo=dt.timezone.utc)
 
 
 def test_migrate_is_idempotent_and_refuses_a_newer_store(tmp_path):
@@ -222,17 +242,15 @@ def test_an_older_store_is_migrated(tmp_path):
     assert s.accept(event(9)) and len(s.claim("w", now=dt.datetime.now(dt.timezone.utc))) == 1
 
 
-def test_processed_payloads_are_purged_after_the_keep_period(store):
-    e = event()
-    store.accept(e)
-    (row,) = store.pending()
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
-    store.mark_processed(row["id"], "ok", now=old)
-    store.accept(event(5))
-    assert store.purge_payloads(keep_days=7) == 1
-    purged = store.get(e.delivery_id)
-    assert purged["payload"] is None and purged["status"] == "processed"
-    assert json.loads(store.pending()[0]["payload"])["issue"]["id"] == 5
+def test_processed_deliveries_are_pruned_after_the_keep_period(store):
+    old, recent = event(1), event(2)
+    for e in (old, recent):
+        store.accept(e)
+    rows = {r["issue_id"]: r for r in store.pending()}
+    store.mark_processed(rows[1]["id"], "judged 1", now=dt.datetime(2026, 8, 1, tzinfo=dt.timezone.utc))
+    store.mark_processed(rows[2]["id"], "judged 1", now=dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc))
+    assert store.prune_processed(keep_days=90, now=dt.datetime(2026, 11, 21, tzinfo=dt.timezone.utc)) == 1
+    assert store.get(old.delivery_id) is None and store.get(recent.delivery_id)["status"] == "processed"
 
 
 def test_run_forever_stops_when_asked(store):

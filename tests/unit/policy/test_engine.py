@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 
 from plugin.gate import GateOutcome, decide
@@ -7,6 +8,7 @@ from plugin.policy.model import AssignTo, Once, RuleId, Verdict, Violation, viol
 from schemas.names import GroupKey, StatusKey, TrackerKey
 from schemas.record import FieldKey
 from tests.unit.conftest import make_config
+from tests.unit.policy import helpers
 from tests.unit.policy.helpers import CONFIG, NOW, ctx, decided, shared, state
 
 
@@ -117,3 +119,19 @@ def test_user_names_come_from_the_project_or_the_history():
     assert c.user_name(99) == "From the journal"
     assert c.user_name(None) == "" and c.user_name(7) == ""
     assert not c.holds_role(None, "MASH manager")
+
+
+def test_roles_are_read_as_they_were_at_a_moment():
+    from plugin.policy.model import Principal
+
+    t0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+    history = {12: ((t0, frozenset({"MASH manager"})), (t0 + dt.timedelta(days=10), frozenset({"MASH practitioner"})))}
+    ctx = dataclasses.replace(
+        helpers.ctx(helpers.state()), principals={12: Principal(12, "Maya", frozenset({"MASH practitioner"}))}, role_history=history
+    )
+    assert ctx.holds_role(12, "MASH manager", at=t0 + dt.timedelta(days=1))
+    assert not ctx.holds_role(12, "MASH manager", at=t0 + dt.timedelta(days=11))
+    # Before the first sighting, the first roles seen stand; without a moment, the roles now.
+    assert ctx.holds_role(12, "MASH manager", at=t0 - dt.timedelta(days=5))
+    assert not ctx.holds_role(12, "MASH manager")
+    assert not ctx.holds_role(None, "MASH manager") and not ctx.holds_role(99, "MASH manager", at=t0)

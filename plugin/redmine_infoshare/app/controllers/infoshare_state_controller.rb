@@ -24,7 +24,9 @@ class InfoshareStateController < ApplicationController
         'secret_set' => RedmineInfoshare::Settings.secret.present?,
         'trackers' => RedmineInfoshare::Settings.tracker_names,
         'block_when_unreachable' => RedmineInfoshare::Settings.block_when_unreachable,
-        'gate_timeout_ms' => RedmineInfoshare::Settings.stored['gate_timeout_ms'].to_s
+        'gate_timeout_ms' => RedmineInfoshare::Settings.stored['gate_timeout_ms'].to_s,
+        'history_fields' => Array(RedmineInfoshare::Settings.stored['history_fields']).map(&:to_s).reject(&:blank?),
+        'gate_value_limit' => RedmineInfoshare::Settings.stored['gate_value_limit'].to_s
       },
       'transitions' => transitions,
       'field_rules' => field_rules,

@@ -28,7 +28,7 @@ module RedmineInfoshare
           'type' => type,
           'occurred_at' => Time.now.utc.iso8601(3),
           'actor' => actor&.logged? ? {'id' => actor.id, 'login' => actor.login} : {},
-          'issue' => type == 'issue.deleted' ? IssuePayload.deleted_issue(issue) : IssuePayload.issue(issue),
+          'issue' => IssuePayload.reference(issue),
           'journal' => IssuePayload.journal(journal)
         )
         enqueue(issue.id, body)

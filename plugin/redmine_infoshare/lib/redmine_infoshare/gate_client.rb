@@ -58,12 +58,13 @@ module RedmineInfoshare
     end
 
     def self.request_body(issue, actor, request_id)
-      journals, user_ids = IssuePayload.stored_journals(issue)
+      limit = Settings.gate_value_limit
+      journals, user_ids = IssuePayload.stored_journals(issue, Settings.history_field_ids, limit)
       users = users_by_id([actor, issue.author], user_ids)
       JSON.generate(
         'request_id' => request_id,
-        'issue' => IssuePayload.judged(issue),
-        'previous' => IssuePayload.stored(issue),
+        'issue' => IssuePayload.judged(issue, limit),
+        'previous' => IssuePayload.stored(issue, limit),
         'journals' => journals.map {|j| journal_payload(j, users) },
         'statuses' => IssuePayload.statuses_named_in(journals),
         'principals' => IssuePayload.principals(issue.project, users.values.select {|u| u.is_a?(User) }),
@@ -71,9 +72,11 @@ module RedmineInfoshare
       )
     end
 
+    # Anything but 200 is no usable answer: the fail mode applies, and the
+    # answer's code is logged with the issue (the service counts it too).
     def self.interpret(response, issue_id)
       unless response.code.to_i == 200
-        Rails.logger.warn("[infoshare] gate answered HTTP #{response.code} for issue ##{issue_id || 'new'}")
+        Rails.logger.warn("[infoshare] gate answered HTTP #{response.code} for issue ##{issue_id || 'new'}; the fail mode applies")
         return UNREACHABLE
       end
       answer = JSON.parse(response.body)

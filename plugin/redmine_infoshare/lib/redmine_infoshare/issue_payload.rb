@@ -1,10 +1,18 @@
 # frozen_string_literal: true
 
+require 'digest'
+
 module RedmineInfoshare
-  # An issue and its journal in the shape of Redmine's REST API
+  # An issue and its journals in the shape of Redmine's REST API
   # (GET /issues/:id.json?include=journals), so the service reads one shape
-  # whether it comes from an event, Redmine 7's webhooks or a REST call.
+  # whether it comes from the gate, an event, Redmine 7's webhooks or a REST
+  # call. Events carry only which issue and which save (the service reads the
+  # rest from Redmine); the gate's question carries what the rules read, at a
+  # size that does not grow with what people type or how long the history is.
   module IssuePayload
+    # Attributes whose past the rules read: the status (and the tracker and
+    # project, which decide which fields an issue has).
+    HISTORY_ATTRIBUTES = %w[status_id tracker_id project_id].freeze
     def self.ref(record, *extra)
       return nil unless record
 
@@ -17,49 +25,50 @@ module RedmineInfoshare
       value&.utc&.iso8601
     end
 
-    def self.custom_fields(issue)
-      issue.custom_field_values.map {|cfv| custom_field_entry(cfv.custom_field, cfv.value) }
+    # A value longer than `limit` bytes, as its digest: the rules ask of a
+    # long text only whether it is set and whether it changed, and a digest
+    # answers both at a fixed size, so a megabyte pasted into a field (and
+    # kept in its history) never makes a question too big to ask.
+    def self.bounded(value, limit)
+      return value if limit.nil? || value.nil? || value.bytesize <= limit
+
+      "sha256:#{Digest::SHA256.hexdigest(value)}"
+    end
+
+    def self.custom_fields(issue, limit = nil)
+      issue.custom_field_values.map {|cfv| custom_field_entry(cfv.custom_field, cfv.value, cfv.custom_field.multiple?, limit) }
     end
 
     # A field's entry as the REST API shows it: a multiple field's values
     # are a list of strings, a single field's value a string or null.
     # (`multiple?` allocates on each call, and this runs for every field of
     # every gated save.)
-    def self.custom_field_entry(field, value, multiple = field.multiple?)
+    def self.custom_field_entry(field, value, multiple = field.multiple?, limit = nil)
       entry = {'id' => field.id, 'name' => field.name}
       entry['multiple'] = true if multiple
-      entry['value'] = multiple ? Array(value).map(&:to_s) : value&.to_s
+      entry['value'] = multiple ? Array(value).map {|v| bounded(v.to_s, limit) } : bounded(value&.to_s, limit)
       entry
     end
 
-    def self.issue(issue)
+    # Which issue an event is about: identifiers only. The service reads the
+    # issue itself from Redmine, so events carry no case details.
+    def self.reference(issue)
       {
         'id' => issue.id,
         'project' => ref(issue.project),
         'tracker' => ref(issue.tracker),
         'status' => ref(issue.status, :is_closed),
-        'priority' => ref(issue.priority),
-        'author' => ref(issue.author),
-        'assigned_to' => ref(issue.assigned_to),
-        'parent' => issue.parent_id ? {'id' => issue.parent_id} : nil,
-        'subject' => issue.subject,
-        'description' => issue.description,
-        'start_date' => issue.start_date&.iso8601,
-        'due_date' => issue.due_date&.iso8601,
-        'is_private' => issue.is_private?,
-        'custom_fields' => custom_fields(issue),
-        'created_on' => time(issue.created_on),
-        'updated_on' => time(issue.updated_on),
-        'closed_on' => time(issue.closed_on)
+        'updated_on' => time(issue.updated_on)
       }.compact
     end
 
     # What the rules read of an issue, which is all the gate sends: not the
     # subject, description or priority (case details the rules have no use
-    # for), and users by id only (the request's principals name them), so
-    # building it loads nothing more on the path of every save.
-    def self.judged(issue)
-      judged_from(issue, issue.status, custom_fields(issue)) {|attr| issue.public_send(attr) }
+    # for), users by id only (the request's principals name them), and long
+    # values as digests, so building it loads nothing more on the path of
+    # every save and its size stays bounded.
+    def self.judged(issue, limit = nil)
+      judged_from(issue, issue.status, custom_fields(issue, limit)) {|attr| issue.public_send(attr) }
     end
 
     # `judged`, with the attributes read through the block.
@@ -88,11 +97,11 @@ module RedmineInfoshare
     # instead of loading the issue again (which cost ~7 ms of every gated
     # save). A change of tracker or project changes which fields the issue
     # has, so then it is read from the database.
-    def self.stored(issue)
+    def self.stored(issue, limit = nil)
       return nil if issue.new_record?
-      return judged(Issue.find(issue.id)) if issue.tracker_id_changed? || issue.project_id_changed?
+      return judged(Issue.find(issue.id), limit) if issue.tracker_id_changed? || issue.project_id_changed?
 
-      judged_from(issue, stored_record(issue, :status, IssueStatus), stored_custom_fields(issue)) {|attr| issue.attribute_in_database(attr) }
+      judged_from(issue, stored_record(issue, :status, IssueStatus), stored_custom_fields(issue, limit)) {|attr| issue.attribute_in_database(attr) }
     end
 
     # The record an association pointed to when loaded: the loaded one when
@@ -107,7 +116,7 @@ module RedmineInfoshare
 
     # Custom values reach the database only when the issue is saved, so the
     # stored ones are the saved CustomValue records' values.
-    def self.stored_custom_fields(issue)
+    def self.stored_custom_fields(issue, limit = nil)
       saved = issue.custom_values.select(&:persisted?).group_by(&:custom_field_id)
       issue.custom_field_values.map do |cfv|
         field = cfv.custom_field
@@ -115,53 +124,36 @@ module RedmineInfoshare
         # As custom_fields(issue) reads a freshly loaded issue: a multiple
         # field without values is [""], a single one nil.
         multiple = field.multiple?
-        custom_field_entry(field, multiple ? (values.empty? ? [nil] : values) : values.first, multiple)
+        custom_field_entry(field, multiple ? (values.empty? ? [nil] : values) : values.first, multiple, limit)
       end
     end
 
-    # A deleted issue: identifiers only, as the record is gone.
-    def self.deleted_issue(issue)
-      {
-        'id' => issue.id,
-        'project' => ref(issue.project),
-        'tracker' => ref(issue.tracker),
-        'status' => ref(issue.status, :is_closed),
-        'custom_fields' => []
-      }
-    end
-
-    def self.journal(journal, notes: true)
+    # Which save an event is about: the journal's identity and who made it,
+    # never its notes or values.
+    def self.journal(journal)
       return nil unless journal&.persisted?
 
-      payload = {
-        'id' => journal.id,
-        'user' => ref(journal.user),
-        'private_notes' => journal.private_notes?,
-        'created_on' => time(journal.created_on),
-        'details' => journal.details.map do |d|
-          {'property' => d.property, 'name' => d.prop_key, 'old_value' => d.old_value, 'new_value' => d.value}
-        end
-      }
-      payload['notes'] = journal.notes if notes
-      payload
+      {'id' => journal.id, 'user' => ref(journal.user), 'private_notes' => journal.private_notes?, 'created_on' => time(journal.created_on)}
     end
 
-    # The stored journals of an issue as the gate sends them (who changed
-    # what, no notes), read with one plain SQL query instead of as records or
-    # through a relation: the gate runs on every save, and building the
-    # relation cost four times the query (benchmarks/RESULTS.md). Returns the
-    # journals and the ids of their users.
-    def self.stored_journals(issue)
+    # The stored journals of an issue as the gate sends them: who changed
+    # what, for the fields whose past the rules read (`field_ids`, and the
+    # HISTORY_ATTRIBUTES), long values as digests; no notes, and no journal
+    # that changed none of those. Read with one plain SQL query instead of as
+    # records or through a relation: the gate runs on every save, and
+    # building the relation cost four times the query (benchmarks/RESULTS.md).
+    # Returns the journals and the ids of their users.
+    def self.stored_journals(issue, field_ids, limit = nil)
       return [[], []] if issue.new_record?
 
-      sql = Journal.sanitize_sql_array([JOURNALS_SQL, issue.id])
+      sql = Journal.sanitize_sql_array([JOURNALS_SQL, issue.id, HISTORY_ATTRIBUTES, field_ids.empty? ? [''] : field_ids])
       created_on = Journal.type_for_attribute('created_on')
       private_notes = Journal.type_for_attribute('private_notes')
       journals = {}
       Journal.connection.select_rows(sql, 'InfoShare gate').each do |id, user_id, notes_private, created, property, prop_key, old_value, value|
         journal = journals[id.to_i] ||= {'id' => id.to_i, 'user_id' => user_id&.to_i, 'private_notes' => private_notes.deserialize(notes_private) ? true : false,
                                          'created_on' => time(created_on.deserialize(created)), 'details' => []}
-        journal['details'] << {'property' => property, 'name' => prop_key, 'old_value' => old_value, 'new_value' => value} if property
+        journal['details'] << {'property' => property, 'name' => prop_key, 'old_value' => bounded(old_value, limit), 'new_value' => bounded(value, limit)}
       end
       [journals.values, journals.values.map {|j| j['user_id'] }.compact.uniq]
     end
@@ -169,8 +161,10 @@ module RedmineInfoshare
     JOURNALS_SQL = <<~SQL.squish
       SELECT journals.id, journals.user_id, journals.private_notes, journals.created_on,
              journal_details.property, journal_details.prop_key, journal_details.old_value, journal_details.value
-      FROM journals LEFT OUTER JOIN journal_details ON journal_details.journal_id = journals.id
+      FROM journals INNER JOIN journal_details ON journal_details.journal_id = journals.id
       WHERE journals.journalized_type = 'Issue' AND journals.journalized_id = ?
+        AND ((journal_details.property = 'attr' AND journal_details.prop_key IN (?))
+          OR (journal_details.property = 'cf' AND journal_details.prop_key IN (?)))
       ORDER BY journals.id, journal_details.id
     SQL
 

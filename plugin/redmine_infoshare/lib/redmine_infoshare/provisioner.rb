@@ -246,7 +246,9 @@ module RedmineInfoshare
       wanted = current.merge(
         'trackers' => @spec['trackers'].map {|t| t['name']},
         'block_when_unreachable' => @spec['shim']['block_when_unreachable'],
-        'gate_timeout_ms' => @spec['shim']['gate_timeout_ms'].to_s
+        'gate_timeout_ms' => @spec['shim']['gate_timeout_ms'].to_s,
+        'history_fields' => @spec['shim']['history_fields'],
+        'gate_value_limit' => @spec['shim']['gate_value_limit'].to_s
       )
       wanted['service_url'] = service_url if service_url.present?
       wanted['secret'] = secret if secret.present?

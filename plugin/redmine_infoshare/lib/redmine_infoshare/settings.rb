@@ -16,7 +16,9 @@ module RedmineInfoshare
         'trackers' => [],
         'block_when_unreachable' => [],
         'gate_timeout_ms' => '2000',
-        'events_enabled' => '1'
+        'events_enabled' => '1',
+        'history_fields' => [],
+        'gate_value_limit' => '256'
       }
     end
 
@@ -51,6 +53,21 @@ module RedmineInfoshare
 
     def self.gate_timeout_seconds
       [stored['gate_timeout_ms'].to_i, 100].max / 1000.0
+    end
+
+    # The custom fields whose past the rules read (from the provisioning
+    # spec): the gate sends their journal details and no others. Their ids,
+    # looked up once per list of names.
+    def self.history_field_ids
+      names = Array(stored['history_fields']).map(&:to_s).reject(&:blank?)
+      @history_field_ids = nil unless @history_field_names == names
+      @history_field_names = names
+      @history_field_ids ||= IssueCustomField.where(name: names).pluck(:id).map(&:to_s)
+    end
+
+    # Values longer than this (bytes) go to the gate as digests.
+    def self.gate_value_limit
+      [stored['gate_value_limit'].to_i, 64].max
     end
 
     def self.events_enabled?
