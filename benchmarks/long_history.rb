@@ -19,9 +19,10 @@ current = {drafts.id => value_of.call(drafts), fact.id => value_of.call(fact)}
 megabyte = 'Pasted by mistake. ' * 60_000
 first_id = (Journal.maximum(:id) || 0) + 1
 now = Time.now.utc - count
+stamps = Journal.column_names.include?('updated_on') ? %i[created_on updated_on] : %i[created_on] # updated_on: Redmine 5.1 on
 journals = count.times.map do |n|
   {journalized_type: 'Issue', journalized_id: issue.id, user_id: user.id, notes: n.even? ? "Called the school back (#{n})." : '',
-   private_notes: false, created_on: now + n, updated_on: now + n}
+   private_notes: false}.merge(stamps.to_h {|column| [column, now + n] })
 end
 Journal.insert_all!(journals)
 ids = Journal.where('id >= ?', first_id).where(journalized_id: issue.id).order(:id).pluck(:id)

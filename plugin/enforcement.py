@@ -25,7 +25,7 @@ from plugin.inbox import describe_error, retry_delay
 from plugin.leases import Leases, holder_id
 from plugin.policy import approval, engine
 from plugin.policy.breach import breach_actions
-from plugin.policy.model import Action, Actor, Context, CreateLinkedIssue, Once, Principal, Step, Violation, violation_identity
+from plugin.policy.model import Action, Actor, Context, CreateLinkedIssue, Once, Principal, RuleId, Step, Violation, violation_identity
 from plugin.redmine.adapter import RedminePort
 from plugin.redmine.client import RedmineUnavailable
 from plugin.store import Store, utcnow
@@ -154,8 +154,8 @@ class Enforcer:
     def dry_run(self) -> bool:
         return self.executor.dry_run
 
-    def state(self, issue: dict[str, Any] | None) -> IssueState | None:
-        return None if issue is None else issue_state(issue, **self._keys)
+    def state(self, issue: dict[str, Any] | None, names: tuple | None = None) -> IssueState | None:
+        return None if issue is None else issue_state(issue, **self._keys, names=names)
 
     def steps(self, changes: list[history.Change]) -> tuple[Step, ...]:
         return history.to_steps(changes, self.state)
@@ -265,9 +265,10 @@ class Enforcer:
         principals, roles = self.people(issue["project"]["id"])
         actions: list[Action] = []
         found = self._new_violations(steps, all_changes, judged, principals, roles, now)
-        if found:
-            # Memberships are a recent copy: a breach is recorded only on the
-            # roles as Redmine has them now (a manager added a minute ago).
+        if any(v.rule is RuleId.APPROVAL for _, v in found):
+            # Memberships are a recent copy: a breach of who may approve is
+            # recorded only on the roles as Redmine has them now (a manager
+            # added a minute ago approves at once).
             principals, roles = self.people(issue["project"]["id"], fresh=True)
             found = self._new_violations(steps, all_changes, judged, principals, roles, now)
         for change, violation in found:
@@ -608,8 +609,11 @@ class Enforcer:
             if updated and (newest is None or updated > newest):
                 newest = updated
         # Redmine's own timestamps move the cursor, so a clock difference
-        # between the two hosts cannot make the reconciler skip a change.
-        if newest and not self.dry_run:
+        # between the two hosts cannot make the reconciler skip a change. A
+        # window asked for that starts after the cursor leaves it alone: the
+        # changes between the two are still to be judged.
+        covered = since <= cursor if cursor is not None else since <= BEGINNING
+        if newest and covered and not self.dry_run:
             self.store.set_cursor(RECONCILER_CURSOR, newest)
         report.cursor = newest
         log.info("reconciled", extra={"count": report.issues, "outcome": f"breaches {report.new_breaches}"})

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
-from plugin.store import Store, audit_log, breaches, deliveries, job_runs
+from plugin.store import Store, audit_log, breaches, deliveries, job_runs, problems
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -56,6 +56,13 @@ class StoreCollector(Collector):
             ):
                 found.add_metric([rule, status], count)
             yield found
+
+            open_problems = GaugeMetricFamily("infoshare_problems", "Issues a batch could not handle and will try again, by source", labels=["source"])
+            for source, count in conn.execute(
+                sa.select(problems.c.source, sa.func.count()).where(problems.c.resolved_at.is_(None)).group_by(problems.c.source)
+            ):
+                open_problems.add_metric([source], count)
+            yield open_problems
 
             entries = GaugeMetricFamily("infoshare_audit_entries", "Audit log entries, by kind and rule", labels=["kind", "rule"])
             for kind, rule, count in conn.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import re
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -104,7 +105,12 @@ class Names:
         return {name: key for key, name in self.trackers.items()}
 
     def key_maps(self) -> dict[str, dict]:
-        """The name -> key maps `schemas.record.issue_state` reads an issue with."""
+        """The name -> key maps `schemas.record.issue_state` reads an issue with
+        (the same maps every time: readers may cache by them)."""
+        return self._key_maps
+
+    @functools.cached_property
+    def _key_maps(self) -> dict[str, dict]:
         return {
             "tracker_keys": self.tracker_keys_by_name(),
             "status_keys": self.status_keys_by_name(),

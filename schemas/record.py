@@ -452,50 +452,78 @@ def is_blank(value: Any) -> bool:
 
 
 class CustomFieldValues(Mapping):
-    """`custom_field_values` of an issue, read when first looked at. The
-    gate and the worker rebuild a state for every save in an issue's history,
-    and most rules look only at the latest; reading each state's fields up
-    front was most of the gate's time for a request with a long history."""
+    """`custom_field_values` of an issue, read a field at a time. The gate and
+    the worker rebuild a state for every save in an issue's history, and the
+    rules look at a few fields of most of them: each is found by its place in
+    the list (the same for every state of one issue), and no state's fields
+    are read into a dict unless they are all asked for."""
 
-    __slots__ = ("_custom_fields", "_names_to_keys", "_values")
+    __slots__ = ("_entries", "_places", "_values")
 
-    def __init__(self, issue_custom_fields: Iterable[Mapping[str, Any]], names_to_keys: Mapping[str, FieldKey]):
-        self._custom_fields = issue_custom_fields
-        self._names_to_keys = names_to_keys
+    def __init__(self, issue_custom_fields: Iterable[Mapping[str, Any]], names_to_keys: Mapping[str, FieldKey], names: tuple | None = None):
+        self._entries = issue_custom_fields if isinstance(issue_custom_fields, list) else list(issue_custom_fields)
+        self._places = field_places(self._entries, names_to_keys, names)
         self._values: dict[FieldKey, Any] | None = None
 
     @property
     def values(self) -> dict[FieldKey, Any]:
         if self._values is None:
-            self._values = custom_field_values(self._custom_fields, self._names_to_keys)
-            self._custom_fields = self._names_to_keys = None
+            self._values = {key: self._entries[place].get("value") for key, place in self._places.items()}
         return self._values
 
     def __getitem__(self, key: FieldKey) -> Any:
-        return self.values[key]
+        return self._entries[self._places[key]].get("value")
 
     def get(self, key: FieldKey, default: Any = None) -> Any:
-        return self.values.get(key, default)
+        place = self._places.get(key)
+        return default if place is None else self._entries[place].get("value", default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._places
 
     def __iter__(self):
-        return iter(self.values)
+        return iter(self._places)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._places)
 
     def __repr__(self) -> str:
         return repr(self.values)
 
 
+# Where each field is in an issue's list, by the list's names: every state of
+# one issue (rebuilt from its journals) has its fields in the same order, and
+# there are few such orders, so the names are looked up once per order.
+_PLACES: dict[tuple[int, tuple], dict[FieldKey, int]] = {}
+_MAX_LAYOUTS = 256
+
+
+def field_names(issue_custom_fields: Iterable[Mapping[str, Any]]) -> tuple:
+    """The names of an issue's custom fields in their order (its layout)."""
+    return tuple(cf.get("name") for cf in issue_custom_fields)
+
+
+def field_places(entries: list, names_to_keys: Mapping[str, FieldKey], names: tuple | None = None) -> dict[FieldKey, int]:
+    """Logical key -> place in the list, for a list laid out as `names`
+    (computed from the list when not given). The last entry of a name wins."""
+    names = field_names(entries) if names is None else names
+    cache_key = (id(names_to_keys), names)
+    places = _PLACES.get(cache_key)
+    if places is None:
+        places = {}
+        for place, name in enumerate(names):
+            key = names_to_keys.get(name)
+            if key is not None:
+                places[key] = place
+        if len(_PLACES) < _MAX_LAYOUTS:
+            _PLACES[cache_key] = places
+    return places
+
+
 def custom_field_values(issue_custom_fields: Iterable[Mapping[str, Any]], names_to_keys: Mapping[str, FieldKey]) -> dict[FieldKey, Any]:
     """Map a REST-shaped `custom_fields` list ([{id, name, value}, ...]) to
     logical keys, ignoring fields the project does not own."""
-    values: dict[FieldKey, Any] = {}
-    for cf in issue_custom_fields:
-        key = names_to_keys.get(cf.get("name"))
-        if key is not None:
-            values[key] = cf.get("value")
-    return values
+    return dict(CustomFieldValues(issue_custom_fields, names_to_keys).values)
 
 
 
@@ -597,16 +625,19 @@ def issue_state(
     tracker_keys: Mapping[str, TrackerKey],
     status_keys: Mapping[str, StatusKey],
     field_keys: Mapping[str, FieldKey],
+    names: tuple | None = None,
 ) -> IssueState:
     """Read a REST-shaped issue (`GET /issues/:id.json`, an event, a gate
-    call) with the site's names mapped to logical keys."""
+    call) with the site's names mapped to logical keys. `names` is the
+    layout of its custom fields when the caller knows it (every state of one
+    issue shares one)."""
     tracker = issue.get("tracker") or {}
     status = issue.get("status") or {}
     return IssueState(
         id=issue.get("id"),
         tracker=tracker_keys.get(tracker.get("name")),
         status=status_keys.get(status.get("name")),
-        fields=CustomFieldValues(issue.get("custom_fields") or [], field_keys),
+        fields=CustomFieldValues(issue.get("custom_fields") or [], field_keys, names),
         project_id=_ref_id(issue.get("project")),
         author_id=_ref_id(issue.get("author")),
         assigned_to_id=_ref_id(issue.get("assigned_to")),

@@ -72,6 +72,22 @@ NODELAY_SNIPPET = (
 )
 
 
+ACCESS_LOG_MARK = "AccessLog"
+ACCESS_LOG_SNIPPET = (
+    "# InfoShare local stacks and tests: WEBrick's own access log (the process's\n"
+    "# output) shows every URL with its query string, search terms and filter\n"
+    "# values included; Rails' log filters those, so WEBrick's is switched off.\n"
+    f"if ENV['{SERIAL_ENV}'] == '1'\n"
+    "  require 'webrick'\n"
+    "  WEBrick::HTTPServer.prepend(Module.new do\n"
+    "    def initialize(config = {}, default = WEBrick::Config::HTTP)\n"
+    "      super(config.merge(AccessLog: []), default)\n"
+    "    end\n"
+    "  end)\n"
+    "end\n"
+)
+
+
 def ensure_serial_requests_option() -> None:
     """Let our SQLite instances serve requests one at a time (Rails adds
     Rack::Lock), so the service's saves never collide with a person's, and
@@ -79,7 +95,7 @@ def ensure_serial_requests_option() -> None:
     INFOSHARE_SERIAL_REQUESTS=1 (ours) are affected."""
     target = REDMINE_ROOT / "config" / "additional_environment.rb"
     current = target.read_text() if target.exists() else ""
-    for mark, snippet in ((SERIAL_ENV, SERIAL_SNIPPET), (NODELAY_MARK, NODELAY_SNIPPET)):
+    for mark, snippet in ((SERIAL_ENV, SERIAL_SNIPPET), (NODELAY_MARK, NODELAY_SNIPPET), (ACCESS_LOG_MARK, ACCESS_LOG_SNIPPET)):
         if mark not in current:
             current += ("\n" if current and not current.endswith("\n") else "") + snippet
             target.write_text(current)

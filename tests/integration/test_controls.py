@@ -13,6 +13,7 @@ from pathlib import Path
 
 from schemas.names import StatusKey, TrackerKey
 from schemas.record import FieldKey
+from tests.support.dates import a_minute_ago
 from tests.support.dates import iso_today as today
 from tests.support.flows import has_note, in_doubt_phone_request, incidents_of, notes_of, refused, route, status_of, wait_for_issue
 from tests.support.rest import decision_values, share_values
@@ -49,6 +50,7 @@ def breaches_of(live, issue_id) -> list[dict]:
 
 
 def test_an_override_after_a_decline_shares_and_is_told_to_the_manager_and_to_governance(live, rest):
+    since = a_minute_ago()
     issue_id = declined(live, rest)
     rest.update_issue("practitioner1", issue_id, {**share_values(today()), **OVERRIDE}, status=S.SHARED)
     assert status_of(rest, issue_id) == "Shared"  # never blocked
@@ -76,12 +78,13 @@ def test_an_override_after_a_decline_shares_and_is_told_to_the_manager_and_to_go
     assert kinds == ["Override of a declined approval", "Retrospective approval declined"]
     live.settle()
     for _ in range(2):
-        live.cli("reconcile", "--since", today(-1))
+        live.cli("reconcile", "--since", since)
     assert len(incidents_of(rest, issue_id)) == 2  # one per request and cause, however often it is seen
     assert breaches_of(live, issue_id) == []  # an override is allowed: noticed, not a breach
 
 
 def test_changing_the_facts_does_not_remove_the_need_for_approval(live, rest):
+    since = a_minute_ago()
     # After a decline, entitlement changed to Confirmed.
     issue_id = declined(live, rest, login="practitioner2", manager="manager2")
     message = refused(
@@ -109,11 +112,12 @@ def test_changing_the_facts_does_not_remove_the_need_for_approval(live, rest):
     message = refused(lambda: rest.update_issue("practitioner1", other, values, status=S.SHARED))
     assert "this request needs a manager's approval before it can be Shared (Phone request: recipient's entitlement in doubt)" in message
     live.settle()
-    live.cli("reconcile", "--since", today(-1))
+    live.cli("reconcile", "--since", since)
     assert breaches_of(live, issue_id) == [] and breaches_of(live, other) == [] and breaches_of(live, waiting) == []
 
 
 def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
+    since = a_minute_ago()
     issue_id = approved(live, rest)
     assert rest.field_value(rest.issue(issue_id), F.APPROVED_BY) == "Maya Manager"
     rest.update_issue("practitioner1", issue_id, {F.REQUESTER_PHONE: "01632 960999"})
@@ -148,7 +152,7 @@ def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
     assert status_of(rest, issue_id) == "Shared"
     assert rest.field_value(rest.issue(issue_id), F.APPROVED_BY) == "Mark Manager"
     live.settle()
-    live.cli("reconcile", "--since", today(-1))
+    live.cli("reconcile", "--since", since)
     assert breaches_of(live, issue_id) == [] and incidents_of(rest, issue_id) == []
 
 
@@ -188,19 +192,20 @@ def test_an_emergency_share_from_awaiting_approval_in_the_web_form(live, rest, r
 
 
 def test_a_share_recorded_behind_the_gates_back_is_an_incident_and_a_breach_once(live, rest):
+    since = a_minute_ago()
     issue_id = in_doubt_phone_request(rest, login="practitioner2")
     route(live, rest, issue_id, login="practitioner2")
     names = {rest.config.names.field(k): v for k, v in share_values(today()).items()}
     live.instance.runner(SAVE_BEHIND_THE_GATE, env={"ISSUE_ID": str(issue_id), "LOGIN": "practitioner2", "STATUS": "Shared", "VALUES": json.dumps(names)})
     assert status_of(rest, issue_id) == "Shared"
     # No event came (the save bypassed Redmine's own path): the reconciler finds it.
-    live.cli("reconcile", "--since", today(-1))
+    live.cli("reconcile", "--since", since)
     (incident,) = incidents_of(rest, issue_id)
     assert rest.field_value(incident, F.INCIDENT_TYPE) == "Shared without approval"
     assert incident["assigned_to"]["name"] == "Information governance"
     assert has_note(rest, issue_id, "shared-without-approval-")
     live.settle()
-    live.cli("reconcile", "--since", today(-1))
+    live.cli("reconcile", "--since", since)
     assert len(incidents_of(rest, issue_id)) == 1
     assert [(b["rule"], b["code"]) for b in breaches_of(live, issue_id)] == [("R-APPROVAL", "approval_missing")]
 

@@ -14,6 +14,7 @@ import requests
 
 from schemas.names import StatusKey
 from schemas.record import FieldKey
+from tests.support.dates import a_minute_ago
 from tests.support.dates import iso_today as today
 from tests.support.flows import has_note, in_doubt_phone_request, refused, route, status_of
 from tests.support.payloads import shim_headers
@@ -52,6 +53,7 @@ def test_a_megabyte_pasted_into_a_field_blocks_nothing(live, rest):
 
 
 def test_one_ticket_redmine_refuses_does_not_blind_the_reconciler(live, rest):
+    since = a_minute_ago()
     live.settle()
     values = {rest.config.names.field(k): v for k, v in {**intake_values(request_channel="Letter", requester_phone=""),
                                                           **decision_values(decision_reasons=""), **share_values(today())}.items()}
@@ -59,7 +61,7 @@ def test_one_ticket_redmine_refuses_does_not_blind_the_reconciler(live, rest):
         out = live.instance.runner(SUPPORT / "requests_behind_the_gate.rb", env={"LOGIN": "practitioner2", "COUNT": "50", "BROKEN": "1", "VALUES": json.dumps(values)})
     ids = json.loads(out.strip().splitlines()[-1])["ids"]
     broken = ids[0]
-    printed = live.cli("reconcile", "--since", today(-1)).stdout
+    printed = live.cli("reconcile", "--since", since).stdout
     assert f"#{broken} could not be handled; recorded as a problem" in printed
     noted = [i for i in ids if has_note(rest, i, "breach-")]
     assert noted == ids[1:]  # the other 49 judged, breaches recorded and noted
@@ -91,6 +93,7 @@ def _manager_of_a_day(rest) -> tuple[str, int, dict]:
 
 
 def test_a_role_removed_after_an_approval_reopens_nothing(live, rest):
+    since = a_minute_ago()
     login, membership, roles = _manager_of_a_day(rest)
     approved = in_doubt_phone_request(rest, login="practitioner1")
     route(live, rest, approved)
@@ -102,7 +105,7 @@ def test_a_role_removed_after_an_approval_reopens_nothing(live, rest):
     # The manager is now a practitioner; three reconciler runs look at everything again.
     rest.admin.project_membership.update(membership, role_ids=[roles["MASH practitioner"]])
     for _ in range(3):
-        live.cli("reconcile", "--since", today(-1))
+        live.cli("reconcile", "--since", since)
     ours = [b for b in live.store().all_breaches() if b["issue_id"] in (approved, bypassed)]
     assert [(b["issue_id"], b["rule"]) for b in ours] == [(bypassed, "R-DECISION")]
     assert sum("[infoshare:breach-" in (j.get("notes") or "") for j in rest.issue(bypassed)["journals"]) == 1

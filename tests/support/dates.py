@@ -15,3 +15,9 @@ def local_today(offset_days: int = 0) -> dt.date:
 
 def iso_today(offset_days: int = 0) -> str:
     return local_today(offset_days).isoformat()
+
+
+def a_minute_ago() -> str:
+    """A moment just before a test began, for `infoshare reconcile --since`:
+    the reconciler then judges what the test did, not the whole session."""
+    return (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")

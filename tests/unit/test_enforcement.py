@@ -561,3 +561,16 @@ def test_a_breach_is_recorded_once_for_its_save_and_a_later_role_change_reopens_
     assert store.open_breaches() == []
     enforcer.reconcile(since)
     assert len(store.all_breaches()) == 1
+
+
+def test_a_window_asked_for_after_the_cursor_leaves_the_cursor_alone(redmine, enforcer, store):
+    redmine.create(dict(INTAKE))
+    enforcer.reconcile()
+    cursor = store.cursor(RECONCILER_CURSOR)
+    skipped = redmine.create(dict(INTAKE))  # a change after the cursor...
+    redmine.create(dict(INTAKE))
+    at = dt.datetime.fromisoformat(redmine.issues[skipped]["updated_on"].replace("Z", "+00:00"))
+    report = enforcer.reconcile(since=at + dt.timedelta(seconds=30))  # ...that a later window does not cover
+    assert report.issues == 1  # only the later one
+    assert store.cursor(RECONCILER_CURSOR) == cursor
+    assert enforcer.reconcile().issues >= 2  # the next run from the cursor judges both

@@ -90,9 +90,9 @@ def test_steps_read_each_state_once_and_undo_leaves_the_current_issue_alone():
     changes = history.changes(issue, redmine.names_by_id())
     reads = []
 
-    def read(state):
+    def read(state, **layout):
         reads.append(state)
-        return issue_state(state, **CONFIG.names.key_maps())
+        return issue_state(state, **CONFIG.names.key_maps(), **layout)
 
     steps = history.to_steps(changes, read)
     assert len(steps) == 6 and len(reads) == 6  # six distinct states, not eleven reads

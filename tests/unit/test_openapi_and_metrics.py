@@ -29,12 +29,14 @@ def test_the_document_is_served(client):
     assert r.status_code == 200 and r.get_json() == DOC
 
 
-def test_metrics_count_outcomes_and_read_the_store(client):
+def test_metrics_count_outcomes_and_read_the_store(client, store):
     body = encode(shim_event(77))
     client.post("/v1/events", data=body, headers=shim_headers(SECRET, body))
     client.post("/v1/events", data=body, headers=shim_headers(SECRET, body))
     client.post("/v1/events", data=b"{}", headers={"Content-Type": "application/json"})
+    store.record_problem("reconcile", 5, "ValidationError", lambda attempts: 2.0)
     text = client.get("/metrics").get_data(as_text=True)
+    assert 'infoshare_problems{source="reconcile"} 1.0' in text
     assert 'infoshare_events_received_total{outcome="accepted"}' in text
     assert 'infoshare_events_received_total{outcome="duplicate"}' in text
     assert 'infoshare_events_received_total{outcome="missing_signature"}' in text
