@@ -11,13 +11,13 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 .PHONY: run stop status test test-unit test-integration test-e2e lint coverage bench bench-quick bootstrap system-deps venv spec doctor clean
 
 run: bootstrap
-	$(BIN)/infoshare stack up
+	$(BIN)/python -m devstack up
 
 stop:
-	@if [ -x $(BIN)/infoshare ]; then $(BIN)/infoshare stack down; else echo "Nothing to stop: the stack was never set up."; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m devstack down; else echo "Nothing to stop: the stack was never set up."; fi
 
 status: venv
-	$(BIN)/infoshare stack status
+	$(BIN)/python -m devstack status
 
 # The whole suite (unit, real Redmine, real browser); fails if branch coverage
 # of the rules (plugin/policy) drops below 100%.
@@ -34,7 +34,7 @@ test-e2e: bootstrap
 	$(BIN)/pytest tests/e2e
 
 lint: venv
-	$(BIN)/ruff check plugin webhooks schemas tests benchmarks
+	$(BIN)/ruff check plugin webhooks schemas tests benchmarks devstack
 
 # Benchmarks on a real Redmine (about half an hour; writes benchmarks/RESULTS.md).
 # `make bench-quick` runs them small, to try them out (writes nothing).

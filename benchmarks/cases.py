@@ -32,18 +32,20 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 
-from plugin.devstack import processes
-from plugin.devstack.stack import BIN_DIR, PROJECT_DIR, stack_config_text
-from plugin.gate import GateOutcome, decide
-from plugin.services import build_services
-from plugin.store import Store, utcnow
-from schemas.gate import GateRequestSchema
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from devstack import processes
+from devstack.stack import BIN_DIR, PROJECT_DIR, stack_config_text
+from plugin.service.gate_decision import GateOutcome, decide
+from plugin.service.wiring import build_services
+from plugin.adapters.store import Store
+from plugin.clock import utcnow
+from schemas.gate_messages import GateRequestSchema
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.dates import local_today as today
 from tests.support.payloads import as_sent, shim_headers
 from tests.support.redmine_env import LiveStack, snapshot
 from tests.support.rest import RedmineRest, decision_values, intake_values, share_values
+from tests.support import inbox_rows
 
 F = FieldKey
 S = StatusKey
@@ -132,7 +134,7 @@ class BenchStack:
         deadline = time.monotonic() + timeout
         last, since = -1, time.monotonic()
         while time.monotonic() < deadline:
-            total = sum(store.counts().values())
+            total = sum(store.inbox.counts().values())
             if total != last:
                 last, since = total, time.monotonic()
             elif time.monotonic() - since >= quiet_seconds:
@@ -506,10 +508,10 @@ def _ingestion_service(bench: BenchStack, name: str, database_url: str) -> Itera
 def _real_events(bench: BenchStack, wanted: int = 200) -> list[dict[str, Any]]:
     """Events the shim sent for this run's requests, as it sent them (the
     earlier benchmarks made some; if run alone, make a few)."""
-    if not bench.live.store().counts()["pending"] + bench.live.store().counts()["processed"]:
+    if not bench.live.store().inbox.counts()["pending"] + bench.live.store().inbox.counts()["processed"]:
         _new_requests(bench, 5, "Ingestion benchmark")
         bench.wait_for_events()
-    events = [as_sent(row) for row, _ in zip(bench.live.store().iter_all(), range(wanted))]
+    events = [as_sent(row) for row, _ in zip(inbox_rows.every(bench.live.store()), range(wanted))]
     if not events:
         raise BenchError("Redmine sent no events; see the logs of this run")
     return events
@@ -528,7 +530,7 @@ def _ingest(bench: BenchStack, name: str, database_url: str, total: int, clients
             took = time.perf_counter() - started
     accepted = sum(a for a, _ in answers)
     errors = [e for _, es in answers for e in es]
-    stored = Store(database_url).counts()["pending"]
+    stored = Store(database_url).inbox.counts()["pending"]
     if errors or stored != total:
         raise BenchError(f"{len(errors)} events refused ({errors[:1]}); {stored} of {total} in the inbox; see {bench.live.log(name)}")
     return {"rate": accepted / took, "accepted": accepted, "took": took, "stored": stored}
@@ -742,7 +744,7 @@ class Sweep:
 
     def __init__(self, bench: BenchStack, *, dry_run: bool):
         self.services = build_services(bench.live.config(), dry_run=dry_run, echo=lambda _line: None)
-        self.enforcer = self.services.enforcer
+        self.judge = self.services.judge
         self.redmine = self.services.redmine
 
     def run(self, fn) -> tuple[Any, int, float]:
@@ -759,7 +761,7 @@ class Sweep:
         scan.evaluated = len(refs)
 
         def evaluate() -> int:
-            return sum(bool(self.enforcer.act_on_current(ref, now, "scheduler")) for ref in refs)
+            return sum(bool(self.judge.act_on_current(ref, now, "scheduler")) for ref in refs)
 
         scan.acting, scan.eval_requests, scan.eval_seconds = self.run(evaluate)
         return scan
@@ -780,7 +782,7 @@ def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
     dry = Sweep(bench, dry_run=True)
     growth = []
     for days_before in (20, 10, 0):
-        report, made, took = dry.run(lambda d=days_before: dry.enforcer.run_retention(_noon(today() - dt.timedelta(days=d))))
+        report, made, took = dry.run(lambda d=days_before: dry.services.retention.run(_noon(today() - dt.timedelta(days=d))))
         growth.append((report.due, made, took))
     selected_due, selected_requests, selected_time = growth[-1]
     print("   full scan of the closed requests (read-only)...", flush=True)
@@ -789,8 +791,8 @@ def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
         raise BenchError(f"the full scan found {scan.acting} requests to act on, the job {selected_due}: they should agree")
 
     real = Sweep(bench, dry_run=False)
-    first, first_requests, first_time = real.run(lambda: real.enforcer.run_retention(now))
-    again, again_requests, again_time = real.run(lambda: real.enforcer.run_retention(now))
+    first, first_requests, first_time = real.run(lambda: real.services.retention.run(now))
+    again, again_requests, again_time = real.run(lambda: real.services.retention.run(now))
     speedup, listing_speedup = scan.seconds / selected_time, scan.list_seconds / selected_time
     grows = growth[0][1] < growth[1][1] < growth[2][1] and selected_requests <= selected_due + 10
     yield {
@@ -817,12 +819,12 @@ def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
 
     growth = []
     for days_later in (0, 2, 3):  # later days find more escalations overdue
-        report, made, took = dry.run(lambda d=days_later: dry.enforcer.run_escalations(_noon(today() + dt.timedelta(days=d))))
+        report, made, took = dry.run(lambda d=days_later: dry.services.escalations.run(_noon(today() + dt.timedelta(days=d))))
         growth.append((report.checked, made, took))
     timers_checked, timer_requests, timer_time = growth[0]
     print("   full scan of the open escalations (read-only)...", flush=True)
     scan = dry.full_scan(TrackerKey.ESCALATION, "o", now)
-    moved, moved_requests, moved_time = real.run(lambda: real.enforcer.run_escalations(now))
+    moved, moved_requests, moved_time = real.run(lambda: real.services.escalations.run(now))
     speedup = scan.seconds / timer_time
     # Each overdue escalation costs a read of it and one of its request;
     # the two searches are the constant.
@@ -847,13 +849,13 @@ def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
 
     growth = []
     for days_before in (40, 20, 0):  # earlier days find the long-past deadlines still in their week
-        report, made, took = dry.run(lambda d=days_before: dry.enforcer.run_incidents(now - dt.timedelta(days=d)))
+        report, made, took = dry.run(lambda d=days_before: dry.services.incidents.run(now - dt.timedelta(days=d)))
         growth.append((report.checked, made, took))
     running, running_requests, running_time = growth[-1]
     print("   full scan of every incident (read-only)...", flush=True)
     scan = dry.full_scan(TrackerKey.INFORMATION_INCIDENT, "*", now, sample)
-    posted, posted_requests, posted_time = real.run(lambda: real.enforcer.run_incidents(now))
-    again, again_requests, again_time = real.run(lambda: real.enforcer.run_incidents(now))
+    posted, posted_requests, posted_time = real.run(lambda: real.services.incidents.run(now))
+    again, again_requests, again_time = real.run(lambda: real.services.incidents.run(now))
     speedup = scan.seconds / running_time
     # Each incident whose clock runs costs one read of it; the search is the constant.
     follows = all(r <= c + 10 for c, r, _ in growth) and len({c for c, _, _ in growth}) > 1

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import click
 
-from plugin.config import ConfigError, load_config, resolve_config_path
-from plugin.logs import configure_logging
-from schemas.config import Config
+from plugin.adapters.config_file import ConfigError, load_config, resolve_config_path
+from plugin.adapters.logs import configure_logging
+from plugin.domain.configuration import Config
 
 ADMIN_KEY_ENV = "INFOSHARE_REDMINE_ADMIN_API_KEY"
 
 
 def _run_job(call):
     """Run a job; another run in progress is a clear message, not a traceback."""
-    from plugin.enforcement import JobBusy
+    from plugin.service.judge import JobBusy
 
     try:
         return call()
@@ -32,7 +32,7 @@ def _run_job(call):
         raise click.ClickException(str(exc)) from None
 
 
-class Context:
+class CommandContext:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
         self._config: Config | None = None
@@ -47,7 +47,7 @@ class Context:
         return self._config
 
 
-pass_ctx = click.make_pass_decorator(Context)
+pass_ctx = click.make_pass_decorator(CommandContext)
 
 
 @click.group()
@@ -56,12 +56,12 @@ pass_ctx = click.make_pass_decorator(Context)
 def main(ctx: click.Context, config_path: str | None) -> None:
     """InfoShare for Redmine: MASH information requests, decisions, approvals,
     escalations and retention reviews."""
-    ctx.obj = Context(config_path)
+    ctx.obj = CommandContext(config_path)
 
 
 @main.command("check-config")
 @pass_ctx
-def check_config(ctx: Context) -> None:
+def check_config(ctx: CommandContext) -> None:
     """Validate the configuration file and say where it was read from."""
     config = ctx.config
     click.echo(f"Configuration {config.source} is valid.")
@@ -74,7 +74,7 @@ def check_config(ctx: Context) -> None:
 @click.option("--bind", default="127.0.0.1:5005", show_default=True, help="HOST:PORT to listen on.")
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes (default: CPU count, at least 2).")
 @pass_ctx
-def serve(ctx: Context, bind: str, workers: int | None) -> None:
+def serve(ctx: CommandContext, bind: str, workers: int | None) -> None:
     """Run the web service (events, gate, health) under gunicorn."""
     ctx.config  # fail here, with the key named, rather than in every worker
     os.environ["INFOSHARE_CONFIG"] = str(resolve_config_path(ctx.config_path).resolve())
@@ -89,10 +89,10 @@ def serve(ctx: Context, bind: str, workers: int | None) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Drain the inbox once and exit.")
 @pass_ctx
-def worker(ctx: Context, once: bool) -> None:
+def worker(ctx: CommandContext, once: bool) -> None:
     """Process accepted events from the inbox (judge each save, record
     breaches, apply actions)."""
-    from plugin.services import build_services
+    from plugin.service.wiring import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
@@ -109,11 +109,11 @@ def worker(ctx: Context, once: bool) -> None:
 
 @main.command()
 @pass_ctx
-def scheduler(ctx: Context) -> None:
+def scheduler(ctx: CommandContext) -> None:
     """Run the scheduled jobs (reconciler, timers) and the inbox worker.
     Run exactly one."""
-    from plugin.jobs.scheduler import run
-    from plugin.services import build_services
+    from plugin.scheduler.scheduler import run
+    from plugin.service.wiring import build_services
 
     configure_logging(ctx.config.service.log_level)
     run(build_services(ctx.config))
@@ -138,16 +138,16 @@ def _parse_since(value: str | None, config: Config):
 @click.option("--since", metavar="TIME", help="Check issues updated since this time (default: the stored cursor less the overlap).")
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @pass_ctx
-def reconcile(ctx: Context, since: str | None, dry_run: bool) -> None:
+def reconcile(ctx: CommandContext, since: str | None, dry_run: bool) -> None:
     """Re-check every InfoShare issue updated since the cursor, including each
     save since then; record breaches and compensate."""
-    from plugin.services import build_services
+    from plugin.service.wiring import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
-    enforcer.progress = _terminal_progress("Reconciling")
-    report = _run_job(lambda: enforcer.reconcile(_parse_since(since, config)))
+    services = build_services(config, dry_run=dry_run, echo=click.echo)
+    services.judge.progress = _terminal_progress("Reconciling")
+    report = _run_job(lambda: services.reconciler.run(_parse_since(since, config)))
     prefix = "Dry run: " if dry_run else ""
     click.echo(
         f"{prefix}checked {report.issues} issue(s) updated since {report.window_start.isoformat()}: "
@@ -162,7 +162,7 @@ def _noon_of(today: str | None, config: Config):
     import datetime as dt
     import zoneinfo
 
-    from plugin.store import utcnow
+    from plugin.clock import utcnow
 
     if today is None:
         return utcnow()
@@ -182,15 +182,15 @@ def approvals() -> None:
 @click.option("--today", metavar="DATE", help="Act as if today were DATE (default: today).")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; change nothing.")
 @pass_ctx
-def approvals_remind(ctx: Context, today: str | None, dry_run: bool) -> None:
+def approvals_remind(ctx: CommandContext, today: str | None, dry_run: bool) -> None:
     """Remind managers of retrospective approvals still outstanding after an
     emergency override (the scheduler does this every morning)."""
-    from plugin.services import build_services
+    from plugin.service.wiring import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
     services = build_services(config, dry_run=dry_run, echo=click.echo)
-    report = _run_job(lambda: services.enforcer.remind_retrospective_approvals(_noon_of(today, config)))
+    report = _run_job(lambda: services.approvals.run(_noon_of(today, config)))
     click.echo(f"{report.reminders} reminder(s) {'would be posted (dry run)' if dry_run else 'posted'}.")
     _echo_problems(report.problems)
 
@@ -204,20 +204,22 @@ def escalations() -> None:
 @click.option("--today", metavar="DATE", help="Act as if today were DATE (default: today).")
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @pass_ctx
-def escalations_run(ctx: Context, today: str | None, dry_run: bool) -> None:
+def escalations_run(ctx: CommandContext, today: str | None, dry_run: bool) -> None:
     """Move every overdue unresolved escalation to its next stage, and start
     escalations people opened (the scheduler does this every morning)."""
-    from plugin.services import build_services
+    from plugin.service.wiring import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
-    enforcer.progress = _terminal_progress("Escalations")
-    report = _run_job(lambda: enforcer.run_escalations(_noon_of(today, config)))
+    services = build_services(config, dry_run=dry_run, echo=click.echo)
+    services.judge.progress = _terminal_progress("Escalations")
+    report = _run_job(lambda: services.escalations.run(_noon_of(today, config)))
     verb = "would move" if dry_run else "moved"
     click.echo(f"Checked {report.checked} escalation(s): {verb} {len(report.moved)} to the next stage, started {len(report.started)}.")
     for issue_id in report.moved:
         click.echo(f"  #{issue_id} moved to its next stage")
+    for issue_id in report.set_by_hand:
+        click.echo(f"  #{issue_id} had its stage set by hand: reassigned and its clock restarted")
     for issue_id in report.final_stage_overdue:
         click.echo(f"  #{issue_id} is overdue at the final stage and stays open")
     _echo_problems(report.problems)
@@ -228,7 +230,7 @@ def _moment(value: str | None, config: Config):
     import datetime as dt
     import zoneinfo
 
-    from plugin.store import utcnow
+    from plugin.clock import utcnow
 
     if value is None:
         return utcnow()
@@ -248,17 +250,17 @@ def incidents() -> None:
 @click.option("--now", "now", metavar='"YYYY-MM-DD HH:MM"', help="Act as if it were this moment (default: now).")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; change nothing.")
 @pass_ctx
-def incidents_run(ctx: Context, now: str | None, dry_run: bool) -> None:
+def incidents_run(ctx: CommandContext, now: str | None, dry_run: bool) -> None:
     """Post the ICO-deadline reminders (24, 48 and 66 hours after becoming
     aware) and the deadline-passed notes of open incidents (the scheduler does
     this every few minutes)."""
-    from plugin.services import build_services
+    from plugin.service.wiring import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
-    enforcer.progress = _terminal_progress("Incidents")
-    report = _run_job(lambda: enforcer.run_incidents(_moment(now, config)))
+    services = build_services(config, dry_run=dry_run, echo=click.echo)
+    services.judge.progress = _terminal_progress("Incidents")
+    report = _run_job(lambda: services.incidents.run(_moment(now, config)))
     verb = "would post" if dry_run else "posted"
     click.echo(
         f"Checked {report.checked} open incident(s) without an ICO report decision: {verb} {len(report.reminders)} reminder(s) "
@@ -278,16 +280,16 @@ def retention() -> None:
 @click.option("--today", metavar="DATE", help="Act as if today were DATE (default: today).")
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @pass_ctx
-def retention_run(ctx: Context, today: str | None, dry_run: bool) -> None:
+def retention_run(ctx: CommandContext, today: str | None, dry_run: bool) -> None:
     """Open the retention reviews that are due and post their reminders (the
     scheduler does this every day)."""
-    from plugin.services import build_services
+    from plugin.service.wiring import build_services
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    enforcer = build_services(config, dry_run=dry_run, echo=click.echo).enforcer
-    enforcer.progress = _terminal_progress("Retention reviews")
-    report = _run_job(lambda: enforcer.run_retention(_noon_of(today, config)))
+    services = build_services(config, dry_run=dry_run, echo=click.echo)
+    services.judge.progress = _terminal_progress("Retention reviews")
+    report = _run_job(lambda: services.retention.run(_noon_of(today, config)))
     verb = "would open" if dry_run else "opened"
     click.echo(
         f"{report.due} request(s) due for review: {verb} {len(report.opened)} review(s), "
@@ -338,12 +340,12 @@ def _terminal_progress(label: str):
 @click.option("--to", "end", required=True, metavar="DATE", help="Last day of the period.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Directory to write report.html and the CSV files to.")
 @pass_ctx
-def report(ctx: Context, start: str, end: str, out: str) -> None:
+def report(ctx: CommandContext, start: str, end: str, out: str) -> None:
     """Write the governance report for a period: HTML with charts, and CSV."""
-    from plugin import report as governance
-    from plugin.redmine.adapter import RedmineAdapter
-    from plugin.redmine.client import make_redmine
-    from plugin.store import utcnow
+    from plugin.service import report as governance
+    from plugin.adapters.redmine.adapter import RedmineAdapter
+    from plugin.adapters.redmine.client import make_redmine
+    from plugin.clock import utcnow
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if last < first:
@@ -359,10 +361,10 @@ def report(ctx: Context, start: str, end: str, out: str) -> None:
 @main.command()
 @click.option("--all", "show_all", is_flag=True, help="Include resolved breaches.")
 @pass_ctx
-def breaches(ctx: Context, show_all: bool) -> None:
+def breaches(ctx: CommandContext, show_all: bool) -> None:
     """List rule violations that got past the gate."""
     store = _store(ctx)
-    rows = store.all_breaches() if show_all else store.open_breaches()
+    rows = store.breaches.all() if show_all else store.breaches.open()
     if not rows:
         click.echo("No breaches." if show_all else "No open breaches.")
         return
@@ -382,11 +384,10 @@ def audit() -> None:
 
 @audit.command("verify")
 @pass_ctx
-def audit_verify(ctx: Context) -> None:
+def audit_verify(ctx: CommandContext) -> None:
     """Check that no entry was changed, removed or reordered."""
-    from plugin.audit import AuditLog
 
-    result = AuditLog(_store(ctx)).verify()
+    result = _store(ctx).audit.verify()
     if result.ok:
         click.echo(f"Audit log intact: {result.entries} entries. Head hash {result.head_hash}.")
         return
@@ -397,11 +398,10 @@ def audit_verify(ctx: Context) -> None:
 @audit.command("show")
 @click.option("--issue", "issue_id", type=int, help="Only entries about this issue.")
 @pass_ctx
-def audit_show(ctx: Context, issue_id: int | None) -> None:
+def audit_show(ctx: CommandContext, issue_id: int | None) -> None:
     """Print audit entries (ids, rules and outcomes only)."""
-    from plugin.audit import AuditLog
 
-    for entry in AuditLog(_store(ctx)).entries(issue_id=issue_id):
+    for entry in _store(ctx).audit.entries(issue_id=issue_id):
         issue = f"#{entry['issue_id']}" if entry["issue_id"] else "-"
         click.echo(f"{entry['seq']:>6}  {entry['recorded_at']}  {entry['kind']:16} {entry['source']:11} {issue:>7}  {entry['rule'] or '-':12} {json.dumps(entry['detail'], sort_keys=True)}")
 
@@ -414,22 +414,22 @@ def inbox(click_ctx: click.Context) -> None:
     if click_ctx.invoked_subcommand is not None:
         return
     store = _store(click_ctx.obj)
-    for status, count in store.counts().items():
+    for status, count in store.inbox.counts().items():
         click.echo(f"{status:10} {count}")
-    for row in store.parked():
+    for row in store.inbox.parked():
         click.echo(f"parked #{row['id']}: issue #{row['issue_id']} {row['event_type']}, {row['attempts']} attempts, last error {row['last_error']}")
-    if store.parked():
+    if store.inbox.parked():
         click.echo("Put them back with `infoshare inbox retry --all` (or a delivery number) once the cause is fixed.")
 
 
 @main.command()
 @click.option("--all", "show_all", is_flag=True, help="Include problems since resolved.")
 @pass_ctx
-def problems(ctx: Context, show_all: bool) -> None:
+def problems(ctx: CommandContext, show_all: bool) -> None:
     """List the issues the reconciler or a timer job could not handle. Each
     is tried again with growing pauses (the batch went on without it); a
     success clears it. Failing events are in `infoshare inbox`."""
-    rows = _store(ctx).problems(include_resolved=show_all)
+    rows = _store(ctx).problems.list(include_resolved=show_all)
     if not rows:
         click.echo("No problems." if not show_all else "No problems recorded.")
         return
@@ -444,16 +444,16 @@ def problems(ctx: Context, show_all: bool) -> None:
 @click.argument("delivery", type=int, required=False)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every parked delivery.")
 @pass_ctx
-def inbox_retry(ctx: Context, delivery: int | None, retry_all: bool) -> None:
+def inbox_retry(ctx: CommandContext, delivery: int | None, retry_all: bool) -> None:
     """Put a parked delivery (or all) back in the queue with fresh attempts."""
     if delivery is None and not retry_all:
         raise click.UsageError("give a delivery number (see `infoshare inbox`) or --all")
-    count = _store(ctx).retry_parked(None if retry_all else delivery)
+    count = _store(ctx).inbox.retry_parked(None if retry_all else delivery)
     click.echo(f"{count} delivery(ies) put back in the queue.")
 
 
-def _store(ctx: Context):
-    from plugin.store import Store
+def _store(ctx: CommandContext):
+    from plugin.adapters.store import Store
 
     store = Store(ctx.config.service.database_url)
     store.migrate()
@@ -471,7 +471,7 @@ def redmine() -> None:
 @redmine.command("spec")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write the spec to this file instead of printing it.")
 @pass_ctx
-def redmine_spec(ctx: Context, output: str | None) -> None:
+def redmine_spec(ctx: CommandContext, output: str | None) -> None:
     """Print the provisioning spec (JSON) generated from the configuration.
     Apply it with: rake redmine_infoshare:provision SPEC=spec.json"""
     from plugin.provisioning.spec import build_spec
@@ -487,7 +487,7 @@ def redmine_spec(ctx: Context, output: str | None) -> None:
 @main.command()
 @click.option("--admin-api-key", envvar=ADMIN_KEY_ENV, help=f"An administrator's API key (or {ADMIN_KEY_ENV}).")
 @pass_ctx
-def doctor(ctx: Context, admin_api_key: str | None) -> None:
+def doctor(ctx: CommandContext, admin_api_key: str | None) -> None:
     """Check the live Redmine against the provisioning spec; exit 1 if anything
     is missing or different."""
     import requests
@@ -496,7 +496,7 @@ def doctor(ctx: Context, admin_api_key: str | None) -> None:
     from plugin.provisioning.doctor import compare
     from plugin.provisioning.live import gather_live_state
     from plugin.provisioning.spec import build_spec
-    from plugin.redmine.client import RedmineUnavailable, make_redmine
+    from plugin.adapters.redmine.client import RedmineUnavailable, make_redmine
 
     config = ctx.config
     spec = build_spec(config)
@@ -519,61 +519,6 @@ def doctor(ctx: Context, admin_api_key: str | None) -> None:
         click.echo(f"  - {finding}")
     click.echo("Apply the spec (see README, 'Attaching to an existing Redmine') and run doctor again.")
     sys.exit(1)
-
-
-# -- local stack ---------------------------------------------------------------------
-
-
-def _local_stack():
-    from plugin.devstack.stack import PROJECT_DIR, Stack
-
-    var = PROJECT_DIR / "var"
-    return Stack(
-        root=var / "stack",
-        instance_name=os.environ.get("INFOSHARE_STACK_INSTANCE", "infoshare"),
-        redmine_port=int(os.environ.get("INFOSHARE_STACK_REDMINE_PORT", "3000")),
-        service_port=int(os.environ.get("INFOSHARE_STACK_SERVICE_PORT", "5005")),
-        info_path=var / "stack.json",
-    )
-
-
-@main.group()
-def stack() -> None:
-    """The local stack: a real Redmine plus this service, for trying it out."""
-
-
-@stack.command("up")
-def stack_up() -> None:
-    """Create (or reuse) and start the local stack."""
-    from plugin.devstack.debian import RedmineUnavailable
-    from plugin.devstack.processes import StartupError
-
-    local = _local_stack()
-    try:
-        info = local.up()
-    except (RedmineUnavailable, StartupError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"\nRedmine:  {info['redmine_url']}  (project 'mash')\n"
-        f"Log in as one of {', '.join(info['users'])} with password {info['demo_password']!r},\n"
-        f"or as admin/admin. The InfoShare service is at {info['service_url']}.\n"
-        f"Details: {local.info_path}. Stop everything with `make stop`.\n"
-        f"To run infoshare commands against this stack: export INFOSHARE_CONFIG={info['config']}"
-    )
-
-
-@stack.command("down")
-def stack_down() -> None:
-    """Stop the processes the local stack started."""
-    stopped = _local_stack().down()
-    click.echo("Stopped: " + (", ".join(stopped) if stopped else "nothing was running") + ".")
-
-
-@stack.command("status")
-def stack_status() -> None:
-    """Show which local stack processes are running."""
-    for name, running in _local_stack().status().items():
-        click.echo(f"{name:8} {'running' if running else 'stopped'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

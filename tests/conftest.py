@@ -56,7 +56,7 @@ def rest(live) -> RedmineRest:
 @pytest.fixture(scope="session")
 def redmine_web(live):
     """Web sessions of the demo users, logged in once each: redmine_web("manager1")."""
-    from plugin.devstack.demo import DEMO_PASSWORD
+    from devstack.demo import DEMO_PASSWORD
     from tests.support.webform import WebSession
 
     sessions: dict[str, WebSession] = {}

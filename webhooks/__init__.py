@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from plugin.config import load_config
-from plugin.logs import configure_logging
-from plugin.store import Store
-from schemas.config import Config
-from plugin.audit import AuditLog
+from plugin.adapters.config_file import load_config
+from plugin.adapters.logs import configure_logging
+from plugin.adapters.store import Store
+from plugin.domain.configuration import Config
 from webhooks import events, gate, health
 from webhooks.errors import register_error_handlers
 
@@ -29,7 +28,7 @@ def create_app(config: Config | None = None, store: Store | None = None, *, conf
         MAX_CONTENT_LENGTH=config.service.max_body_bytes,
         INFOSHARE=config,
         INFOSHARE_STORE=store,
-        INFOSHARE_AUDIT=AuditLog(store),
+        INFOSHARE_AUDIT=store.audit,
     )
     register_error_handlers(app)
     app.register_blueprint(events.bp)

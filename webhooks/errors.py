@@ -45,7 +45,7 @@ def register_error_handlers(app: Flask) -> None:
         # on /metrics that Redmine is sending what the service cannot take.
         from flask import request
 
-        from plugin.metrics import web_metrics
+        from plugin.adapters.metrics import web_metrics
 
         counters = {"/v1/gate": web_metrics().gate, "/v1/events": web_metrics().events}
         if request.path in counters:

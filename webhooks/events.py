@@ -8,9 +8,10 @@ import sqlalchemy.exc
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from plugin.metrics import web_metrics
-from schemas.config import flatten_errors
-from schemas.events import Event, NativeEventSchema, ShimEventSchema, UnknownEventType
+from plugin.adapters.metrics import web_metrics
+from schemas.error_messages import flatten_errors
+from plugin.domain.event import Event
+from schemas.event_payloads import NativeEventSchema, ShimEventSchema, UnknownEventType
 from webhooks.delivery import is_native, parse_object, verify
 from webhooks.errors import ApiError
 
@@ -53,7 +54,7 @@ def receive_event():
 
     store = current_app.config["INFOSHARE_STORE"]
     try:
-        is_new = store.accept(event)
+        is_new = store.inbox.accept(event)
     except sqlalchemy.exc.SQLAlchemyError as exc:
         log.error("inbox unavailable", extra={"error_type": type(exc).__name__, "issue_id": event.issue_id})
         counter.labels(outcome="inbox_unavailable").inc()

@@ -12,12 +12,12 @@ import sqlalchemy.exc
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from plugin.audit import EntryKind
-from plugin.gate import GateOutcome, decide
-from plugin.metrics import web_metrics
-from plugin.store import utcnow
-from schemas.config import flatten_errors
-from schemas.gate import GateRequestSchema, GateResponseSchema
+from plugin.adapters.store.audit import EntryKind
+from plugin.service.gate_decision import GateOutcome, decide
+from plugin.adapters.metrics import web_metrics
+from plugin.clock import utcnow
+from schemas.error_messages import flatten_errors
+from schemas.gate_messages import GateRequestSchema, GateResponseSchema
 from webhooks.delivery import parse_object, verify
 from webhooks.signing import SHIM_TIMESTAMP_HEADER
 from webhooks.errors import ApiError
@@ -80,7 +80,7 @@ def _replayed(decision, data, answer: dict) -> dict | None:
         return None
     config = current_app.config["INFOSHARE"]
     try:
-        first = current_app.config["INFOSHARE_STORE"].remember_gate_answer(
+        first = current_app.config["INFOSHARE_STORE"].gate_answers.remember(
             str(data["request_id"]), json.dumps(answer, sort_keys=True), keep_seconds=2 * config.webhook.timestamp_tolerance_seconds
         )
     except sqlalchemy.exc.SQLAlchemyError as exc:

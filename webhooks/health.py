@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify
 
-from plugin.store import audit_head
+from plugin.adapters.store.audit import audit_head
 
 bp = Blueprint("health", __name__)
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -43,8 +43,8 @@ class RedmineReadiness:
         return result
 
     def _check_now(self) -> dict[str, str]:
-        from plugin.provisioning.live import RestReader
-        from plugin.redmine.client import make_redmine
+        from plugin.adapters.redmine.rest import RestReader
+        from plugin.adapters.redmine.client import make_redmine
 
         reader = RestReader(make_redmine(self.config.redmine))
         try:
@@ -86,6 +86,6 @@ def openapi():
 
 @bp.get("/metrics")
 def metrics():
-    from plugin.metrics import render
+    from plugin.adapters.metrics import render
 
     return Response(render(current_app.config["INFOSHARE_STORE"]), mimetype="text/plain; version=0.0.4")

@@ -20,10 +20,10 @@ import re
 from email.utils import parseaddr
 
 from plugin.policy import incident
-from plugin.policy.model import AddWatcher, AssignTo, ChangeStatus, Context, Once, RuleId, SetFields, Step, Violation
-from schemas.config import Config
-from schemas.names import StatusKey
-from schemas.record import (
+from plugin.policy.model import AddWatcher, AssignTo, ChangeStatus, Context, Milestone, Once, RuleId, SetFields, Step, Violation
+from plugin.domain.configuration import Config
+from plugin.domain.names import StatusKey
+from plugin.domain.record import (
     BOOL_FALSE,
     BOOL_TRUE,
     EMAIL_CHANNELS,
@@ -675,4 +675,5 @@ def retrospective_reminder(ctx: Context) -> Once | None:
         f"retrospective-reminder-{today.isoformat()}",
         f"Reminder for {group}: a retrospective approval of the emergency share made on {used_on.isoformat()} is still "
         "outstanding. Record the Approval decision (R-APPROVAL).",
+        milestone=Milestone.RETROSPECTIVE_REMINDER,
     )

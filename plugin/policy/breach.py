@@ -5,7 +5,7 @@ Buckinghamshire code section 5: breaches are collated and reviewed."""
 from __future__ import annotations
 
 from plugin.policy.model import AssignTo, Once, Violation
-from schemas.config import Config
+from plugin.domain.configuration import Config
 
 
 def note_key(breach_id: int) -> str:

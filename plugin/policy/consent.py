@@ -5,7 +5,7 @@ and a sufficient public interest where there is none)."""
 from __future__ import annotations
 
 from plugin.policy.model import Context, RuleId, Violation
-from schemas.record import SHARE_DECISIONS, ConsentStatus, FieldKey, LawfulBasis, SubjectInformed
+from plugin.domain.record import SHARE_DECISIONS, ConsentStatus, FieldKey, LawfulBasis, SubjectInformed
 
 F = FieldKey
 _WITHOUT_CONSENT = (ConsentStatus.REFUSED, ConsentStatus.WITHDRAWN, ConsentStatus.NOT_SOUGHT)

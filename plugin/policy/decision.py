@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from plugin.policy.model import Context, RuleId, Violation
 from plugin.policy.requirements import DECISION_REQUIRED, DECISION_STATUSES
-from schemas.record import FieldKey
+from plugin.domain.record import FieldKey
 
 F = FieldKey
 

@@ -7,7 +7,7 @@ from typing import Callable
 
 from plugin.policy import approval, consent, decision, escalation, incident, intake, outcome, retention, share
 from plugin.policy.model import Action, Context, Verdict, Violation
-from schemas.names import TrackerKey
+from plugin.domain.names import TrackerKey
 
 Check = Callable[[Context], list[Violation]]
 Derive = Callable[[Context], list[Action]]

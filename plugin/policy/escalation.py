@@ -19,6 +19,7 @@ from plugin.policy.model import (
     ChangeStatus,
     Context,
     CreateLinkedIssue,
+    Milestone,
     OnIssue,
     Once,
     RuleId,
@@ -27,9 +28,9 @@ from plugin.policy.model import (
     Violation,
 )
 from plugin.policy.requirements import RESOLUTION_REQUIRED
-from schemas.config import Config, EscalationStage
-from schemas.names import GroupKey, StatusKey, TrackerKey
-from schemas.record import BOOL_FALSE, BOOL_TRUE, EscalationOutcome, FieldKey, IssueState
+from plugin.domain.configuration import Config, EscalationStage
+from plugin.domain.names import GroupKey, StatusKey, TrackerKey
+from plugin.domain.record import BOOL_FALSE, BOOL_TRUE, EscalationOutcome, FieldKey, IssueState
 
 F = FieldKey
 S = StatusKey
@@ -250,6 +251,7 @@ def _start(ctx: Context, request: IssueState, chosen: EscalationStage | None, ur
             f"Escalation started at {stage.label}{' (urgent)' if urgent else ''}, owned by {_owner_text(stage, ctx)}, due "
             f"{due_date(start, stage, urgent, ctx).isoformat()} ({timescale(stage, urgent)} working days) (R-ESCALATION).",
             _stage_actions(stage, start, urgent, request, ctx) + copied,
+            milestone=Milestone.ESCALATION_STARTED,
         )
     ]
     if not request.flag(F.DISAGREEMENT_RAISED):
@@ -293,6 +295,7 @@ def _keep_time(ctx: Context, request: IssueState, stage: EscalationStage, urgent
                     f"The stage was set to {stage.label} by hand; it is now owned by {_owner_text(stage, ctx)} and due "
                     f"{due_date(moved_on, stage, urgent, ctx).isoformat()} (R-ESCALATION).",
                     _stage_actions(stage, moved_on, urgent, request, ctx),
+                    milestone=Milestone.STAGE_SET_BY_HAND,
                 )
             ]
     due = due_date(esc.start_date, stage, urgent, ctx)
@@ -305,6 +308,7 @@ def _keep_time(ctx: Context, request: IssueState, stage: EscalationStage, urgent
                 f"final-stage-overdue-{due.isoformat()}",
                 f"{stage.label} was due on {due.isoformat()} and the disagreement is not resolved. This is the last "
                 "stage of the procedure: it stays open and is reported to the partnership (R-ESCALATION).",
+                milestone=Milestone.FINAL_STAGE_OVERDUE,
             )
         ]
     today = ctx.today
@@ -315,6 +319,7 @@ def _keep_time(ctx: Context, request: IssueState, stage: EscalationStage, urgent
             f"{following.label}, owned by {_owner_text(following, ctx)}, due "
             f"{due_date(today, following, urgent, ctx).isoformat()} (R-ESCALATION).",
             _stage_actions(following, today, urgent, request, ctx),
+            milestone=Milestone.STAGE_MOVED,
         )
     ]
 

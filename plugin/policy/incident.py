@@ -16,10 +16,10 @@ import datetime as dt
 import re
 import zoneinfo
 
-from plugin.policy.model import AddWatcher, AssignTo, Context, CreateLinkedIssue, Once, RuleId, SetDates, SetFields, Violation
+from plugin.policy.model import AddWatcher, AssignTo, Context, CreateLinkedIssue, Milestone, Once, RuleId, SetDates, SetFields, Violation
 from plugin.policy.requirements import CLOSE_INCIDENT_REQUIRED, INVESTIGATION_REQUIRED
-from schemas.names import CLOSED_STATUSES, GroupKey, StatusKey, TrackerKey
-from schemas.record import BOOL_TRUE, FieldKey, IcoReportDecision, IncidentSource, IncidentType, IssueState
+from plugin.domain.names import CLOSED_STATUSES, GroupKey, StatusKey, TrackerKey
+from plugin.domain.record import BOOL_TRUE, FieldKey, IcoReportDecision, IncidentSource, IncidentType, IssueState
 
 F = FieldKey
 S = StatusKey
@@ -153,6 +153,7 @@ def _reminder(ctx: Context, aware: dt.datetime, deadline: dt.datetime) -> list[O
                 f"(UK GDPR article 33): {group}, record the decision now, and report it if it is reportable. "
                 f"{ctx.config.names.group(heads)} have been added as watchers (R-INCIDENT).",
                 (AddWatcher(group=heads),),
+                milestone=Milestone.ICO_DEADLINE_PASSED,
             )
         ]
     elapsed = ctx.now - aware
@@ -165,6 +166,7 @@ def _reminder(ctx: Context, aware: dt.datetime, deadline: dt.datetime) -> list[O
             f"ico-reminder-{hours}h-{stamp}",
             f"Reminder for {group}: {hours} hours since becoming aware of this incident, and no ICO report decision is "
             f"recorded. The ICO deadline is {format_datetime(deadline, tz)} (R-INCIDENT).",
+            milestone=Milestone.ICO_REMINDER,
         )
     ]
 

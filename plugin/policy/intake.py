@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from plugin.policy.model import Context, RuleId, Violation
 from plugin.policy.requirements import INTAKE_REQUIRED
-from schemas.record import EMAIL_CHANNELS, FieldKey, RequestChannel
+from plugin.domain.record import EMAIL_CHANNELS, FieldKey, RequestChannel
 
 F = FieldKey
 

@@ -14,10 +14,12 @@ import functools
 import zoneinfo
 from typing import Any, Mapping
 
-from plugin.calendar import WorkingCalendar
-from schemas.config import CalendarConfig, Config
-from schemas.names import GroupKey, StatusKey, TrackerKey
-from schemas.record import FieldKey, IssueState
+from plugin.domain.calendar import WorkingCalendar
+from plugin.domain.configuration import CalendarConfig, Config
+from plugin.domain.names import GroupKey, StatusKey, TrackerKey
+from plugin.domain.history import Step
+from plugin.domain.principal import Principal
+from plugin.domain.record import FieldKey, IssueState
 
 
 @functools.lru_cache(maxsize=8)
@@ -54,31 +56,6 @@ BYPASSABLE_RULES = frozenset({RuleId.INTAKE, RuleId.DECISION, RuleId.CONSENT, Ru
 
 
 @dataclasses.dataclass(frozen=True)
-class Principal:
-    """A Redmine user as the rules see them: their roles in the issue's
-    project (directly or through a group)."""
-
-    id: int
-    name: str = ""
-    roles: frozenset[str] = frozenset()
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """One save in an issue's history: the state before (None for the
-    creation) and after, and who made it. `key` names the save for
-    idempotence markers: the journal id, "created", or "pending" for the save
-    the gate is judging."""
-
-    key: str
-    user_id: int | None
-    user_name: str
-    before: IssueState | None
-    after: IssueState
-    at: dt.datetime | None = None
-
-
-@dataclasses.dataclass(frozen=True)
 class Violation:
     """A rule broken by a state. `code` tells apart the ways one rule can be
     broken on one field (say, a missing date and a future date), so the same
@@ -104,45 +81,86 @@ def violation_identity(rule: str, field: str | None, code: str) -> str:
 
 
 # --- Actions -------------------------------------------------------------------
+#
+# What a rule wants done, as data. One executor (plugin/service/executor.py)
+# performs each kind; a new kind is a class here (with what the audit log says
+# of it) and its planner there.
+
+
+class Action:
+    """Something the service does in Redmine. `audit` says what, for the
+    audit log: kinds and names, never a value."""
+
+    def audit(self) -> dict[str, Any]:
+        return {}
+
+
+class Milestone(str, enum.Enum):
+    """What a `Once` stands for, for the counts a job reports (R-RETENTION,
+    R-ESCALATION, R-INCIDENT, R-APPROVAL timers)."""
+
+    REVIEW_REMINDER = "review_reminder"
+    ESCALATION_STARTED = "escalation_started"
+    STAGE_MOVED = "stage_moved"
+    STAGE_SET_BY_HAND = "stage_set_by_hand"
+    FINAL_STAGE_OVERDUE = "final_stage_overdue"
+    ICO_REMINDER = "ico_reminder"
+    ICO_DEADLINE_PASSED = "ico_deadline_passed"
+    RETROSPECTIVE_REMINDER = "retrospective_reminder"
 
 
 @dataclasses.dataclass(frozen=True)
-class SetFields:
+class SetFields(Action):
     values: tuple[tuple[FieldKey, Any], ...]
 
+    def audit(self) -> dict[str, Any]:
+        return {"fields": [k.value for k, _ in self.values]}
+
 
 @dataclasses.dataclass(frozen=True)
-class ChangeStatus:
+class ChangeStatus(Action):
     status: StatusKey
 
+    def audit(self) -> dict[str, Any]:
+        return {"to_status": self.status.value}
+
 
 @dataclasses.dataclass(frozen=True)
-class AssignTo:
+class AssignTo(Action):
     """Assign to a group, or to a user by id."""
 
     group: GroupKey | None = None
     user_id: int | None = None
 
+    def audit(self) -> dict[str, Any]:
+        return {"group": self.group.value if self.group else None, "user_id": self.user_id}
+
 
 @dataclasses.dataclass(frozen=True)
-class SetDates:
+class SetDates(Action):
     """The issue's own start and due dates (None leaves one as it is)."""
 
     start_date: dt.date | None = None
     due_date: dt.date | None = None
 
+    def audit(self) -> dict[str, Any]:
+        return {"dates": [k for k in ("start_date", "due_date") if getattr(self, k) is not None]}
+
 
 @dataclasses.dataclass(frozen=True)
-class AddWatcher:
+class AddWatcher(Action):
     """Add a group, or a user by id, as a watcher (Redmine then e-mails them
     the issue's changes)."""
 
     group: GroupKey | None = None
     user_id: int | None = None
 
+    def audit(self) -> dict[str, Any]:
+        return {"group": self.group.value if self.group else None, "user_id": self.user_id}
+
 
 @dataclasses.dataclass(frozen=True)
-class CreateLinkedIssue:
+class CreateLinkedIssue(Action):
     """Create an issue related to this one. `key` is written into the new
     issue's description as a marker; before creating, the executor looks for
     an issue carrying it, so a retry after a crash never makes a second."""
@@ -158,17 +176,23 @@ class CreateLinkedIssue:
     due_date: dt.date | None = None
     relation_type: str = "relates"
 
+    def audit(self) -> dict[str, Any]:
+        return {"tracker": self.tracker.value}
+
 
 @dataclasses.dataclass(frozen=True)
-class SetText:
+class SetText(Action):
     """The issue's own subject and description (None leaves one as it is)."""
 
     subject: str | None = None
     description: str | None = None
 
+    def audit(self) -> dict[str, Any]:
+        return {"attributes": [k for k in ("subject", "description") if getattr(self, k) is not None]}
+
 
 @dataclasses.dataclass(frozen=True)
-class RedactHistory:
+class RedactHistory(Action):
     """Replace the old and new values of these fields (and core attributes
     such as subject) in the issue's journals, so anonymised data does not
     survive in its history."""
@@ -177,38 +201,47 @@ class RedactHistory:
     attributes: tuple[str, ...]
     marker: str
 
+    def audit(self) -> dict[str, Any]:
+        return {"fields": [k.value for k in self.fields] + list(self.attributes)}
+
 
 @dataclasses.dataclass(frozen=True)
-class DeleteIssue:
+class DeleteIssue(Action):
     """Delete the issue. `record` is the disposal record (ids, category,
     dates, who authorised it; never case details), audited before deletion."""
 
     record: tuple[tuple[str, Any], ...]
 
+    def audit(self) -> dict[str, Any]:
+        return {"record": dict(self.record)["request_id"]}
+
 
 @dataclasses.dataclass(frozen=True)
-class Once:
+class Once(Action):
     """Post `note` privately and do `actions`, once. The note carries a marker
     made from `key` and is the record that this was done, so neither a later
     run nor a person changing the ticket since makes it happen again (the
-    service never fights a person over an assignment or a status)."""
+    service never fights a person over an assignment or a status).
+    `milestone` says what it stands for, where a job counts it."""
 
     key: str
     note: str
-    actions: tuple[Any, ...] = ()
+    actions: tuple[Action, ...] = ()
+    milestone: Milestone | None = None
+
+    def audit(self) -> dict[str, Any]:
+        return {"once": self.key}
 
 
 @dataclasses.dataclass(frozen=True)
-class OnIssue:
+class OnIssue(Action):
     """Actions on another issue (an escalation acting on its request)."""
 
     issue_id: int
-    actions: tuple[Any, ...]
+    actions: tuple[Action, ...]
 
-
-Action = (
-    SetFields | ChangeStatus | AssignTo | SetDates | SetText | AddWatcher | CreateLinkedIssue | RedactHistory | DeleteIssue | Once | OnIssue
-)
+    def audit(self) -> dict[str, Any]:
+        return {"issue_id": self.issue_id}
 
 
 @dataclasses.dataclass(frozen=True)

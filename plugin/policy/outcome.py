@@ -4,8 +4,8 @@ not entitled is never shared with (West Yorkshire procedures 3.5)."""
 from __future__ import annotations
 
 from plugin.policy.model import Context, RuleId, Violation
-from schemas.names import StatusKey
-from schemas.record import SHARE_DECISIONS, ApprovalDecision, Decision, FieldKey, RecipientEntitlement
+from plugin.domain.names import StatusKey
+from plugin.domain.record import SHARE_DECISIONS, ApprovalDecision, Decision, FieldKey, RecipientEntitlement
 
 F = FieldKey
 # Statuses on the way to, or at, a share.

@@ -7,8 +7,8 @@ required-field workflow so the web form already guides people.
 
 from __future__ import annotations
 
-from schemas.names import CLOSED_STATUSES, TRACKER_STATUSES, StatusKey, TrackerKey
-from schemas.record import FieldKey
+from plugin.domain.names import CLOSED_STATUSES, TRACKER_STATUSES, StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 
 # R-INTAKE: who asked, how, what and why (every seed asks for this record).
 INTAKE_REQUIRED = (

@@ -19,6 +19,7 @@ from plugin.policy.model import (
     Context,
     CreateLinkedIssue,
     DeleteIssue,
+    Milestone,
     OnIssue,
     Once,
     RedactHistory,
@@ -29,9 +30,9 @@ from plugin.policy.model import (
     Violation,
 )
 from plugin.policy.requirements import CLOSURE_REQUIRED, REVIEW_COMPLETION_REQUIRED
-from schemas.config import CORE_PERSONAL_FIELDS, Config, DestroyMode
-from schemas.names import CLOSED_STATUSES, GroupKey, StatusKey, TrackerKey
-from schemas.record import FIELDS, FieldFormat, FieldKey, IssueState, ReviewOutcome
+from plugin.domain.configuration import CORE_PERSONAL_FIELDS, Config, DestroyMode
+from plugin.domain.names import CLOSED_STATUSES, GroupKey, StatusKey, TrackerKey
+from plugin.domain.record import FIELDS, FieldFormat, FieldKey, IssueState, ReviewOutcome
 
 F = FieldKey
 S = StatusKey
@@ -206,7 +207,7 @@ def review_actions(ctx: Context) -> list:
     reminder = reminder_due(due, today, config)
     if reminder is None:
         return []
-    return [OnIssue(review.id, (Once(f"reminder-{due.isoformat()}-{reminder}", _reminder_text(reminder, due, today)),))]
+    return [OnIssue(review.id, (Once(f"reminder-{due.isoformat()}-{reminder}", _reminder_text(reminder, due, today), milestone=Milestone.REVIEW_REMINDER),))]
 
 
 # --- The review's outcome ------------------------------------------------------------------------

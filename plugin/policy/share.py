@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from plugin.policy.model import Context, RuleId, Violation
 from plugin.policy.requirements import SHARE_RECORD_REQUIRED
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 
 F = FieldKey
 

@@ -21,9 +21,9 @@ from plugin.policy.requirements import (
     SERVICE_OWNED_FIELDS,
     required_in_status,
 )
-from schemas.config import Config
-from schemas.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
-from schemas.record import FIELDS, ConfiguredValues, FieldDef
+from plugin.domain.configuration import Config
+from plugin.domain.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
+from plugin.domain.record import FIELDS, ConfiguredValues, FieldDef
 
 SPEC_VERSION = 1
 S = StatusKey

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from plugin.devstack.demo import DEMO_PASSWORD
-from plugin.devstack.stack import PROJECT_DIR
-from schemas.names import TrackerKey
-from schemas.record import FieldKey
+from devstack.demo import DEMO_PASSWORD
+from devstack.stack import PROJECT_DIR
+from plugin.domain.names import TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from plugin.calendar import WorkingCalendar
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.calendar import WorkingCalendar
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 from tests.support.dates import iso_today as today
 from tests.support.flows import in_doubt_phone_request, notes_of, refused, route, status_of, wait_for_issue
 from tests.support.rest import decision_values, intake_values, share_values
@@ -53,7 +53,7 @@ def test_phone_request_in_doubt_needs_manager1s_approval_before_sharing(live, re
     rest.update_issue("practitioner1", issue_id, share_values(today()), status=S.SHARED)
     assert status_of(rest, issue_id) == "Shared"
     assert rest.field_value(rest.issue(issue_id), F.APPROVED_BY) == "Maya Manager"
-    assert live.store().open_breaches(issue_id) == []
+    assert live.store().breaches.open(issue_id) == []
 
 
 def _dual_role_user(rest) -> str:
@@ -154,7 +154,7 @@ def test_an_administrator_who_is_not_an_approver_cannot_approve(live, rest):
         live.start_service()
     assert rest.field_value(rest.issue(issue_id), F.APPROVAL_DECISION) == "Approved"
     live.cli("reconcile")
-    breaches = [b for b in live.store().all_breaches() if b["issue_id"] == issue_id]
+    breaches = [b for b in live.store().breaches.all() if b["issue_id"] == issue_id]
     assert [(b["rule"], b["field"], b["code"], b["detected_by"]) for b in breaches] == [("R-APPROVAL", "approval_decision", "not_approver", "reconciler")]
     issue = rest.issue(issue_id)
     assert rest.field_value(issue, F.APPROVED_BY) in ("", None)  # it does not count

@@ -11,8 +11,8 @@ import json
 import zoneinfo
 from pathlib import Path
 
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.dates import a_minute_ago
 from tests.support.dates import iso_today as today
 from tests.support.flows import has_note, in_doubt_phone_request, incidents_of, notes_of, refused, route, status_of, wait_for_issue
@@ -46,7 +46,7 @@ def approved(live, rest, login="practitioner1", manager="manager1") -> int:
 
 
 def breaches_of(live, issue_id) -> list[dict]:
-    return [b for b in live.store().all_breaches() if b["issue_id"] == issue_id]
+    return [b for b in live.store().breaches.all() if b["issue_id"] == issue_id]
 
 
 def test_an_override_after_a_decline_shares_and_is_told_to_the_manager_and_to_governance(live, rest):

@@ -9,9 +9,9 @@ import zoneinfo
 import pytest
 from redminelib.exceptions import ValidationError
 
-from plugin.calendar import WorkingCalendar
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from plugin.domain.calendar import WorkingCalendar
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.waiting import wait_until
 from tests.support.rest import intake_values
 
@@ -124,6 +124,26 @@ def test_a_stage_moved_by_hand_gets_its_owner_and_a_new_due_date(live, rest):
     esc = wait_until(lambda: (e := rest.issue(esc["id"])) and e["assigned_to"]["name"] == "Heads of service" and e, what="reassignment")
     assert (esc["start_date"], esc["due_date"]) == (today.isoformat(), calendar.add_working_days(today, 5).isoformat())
     assert any("The stage was set to Stage 3: Senior manager by hand" in n for n in service_notes(esc))
+
+
+def test_the_daily_run_reports_a_stage_set_by_hand_as_set_by_hand(live, rest):
+    """Issue 15: `infoshare escalations run` said a stage set by hand had been
+    moved to its next stage (it counted note keys)."""
+    calendar = WorkingCalendar(live.config().calendar)
+    today = dt.datetime.now(LONDON).date()
+    request_id = rest.create_issue("practitioner2", intake_values(request_channel="Letter", requester_phone=""), subject="Counted by hand")
+    rest.update_issue("practitioner2", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"})
+    (esc,) = wait_until(lambda: started_escalations(rest, request_id), what="an escalation")
+    live.settle()
+    with live.paused_scheduler():  # the job, not the worker, finds the change
+        rest.update_issue("manager1", esc["id"], {F.ESCALATION_STAGE: "Stage 3: Senior manager"})
+        out = run(live, calendar.add_working_days(today, 3))  # stage 1 was due after 2 working days
+    assert f"#{esc['id']} had its stage set by hand" in out
+    assert f"#{esc['id']} moved to its next stage" not in out
+    esc = rest.issue(esc["id"])
+    assert esc["assigned_to"]["name"] == "Heads of service"
+    assert rest.field_value(esc, F.ESCALATION_STAGE) == "Stage 3: Senior manager"
+    live.settle()
 
 
 def test_an_escalation_a_practitioner_opens_and_relates_starts_the_procedure_once(live, rest):

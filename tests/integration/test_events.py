@@ -4,17 +4,18 @@ made it; the inbox keeps nothing else (issue 14: no case details)."""
 
 from __future__ import annotations
 
-from plugin.devstack.demo import DEMO_PASSWORD
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from devstack.demo import DEMO_PASSWORD
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.rest import intake_values
 from tests.support.webform import WebSession
+from tests.support import inbox_rows
 
 SENSITIVE = ("Dr Alex Example", "Example Surgery", "School attendance", "Called back on the switchboard number.", "Attendance request")
 
 
 def _event(live, row):
-    return live.store().load_event(row)
+    return live.store().inbox.load_event(row)
 
 
 def _no_case_details(row) -> None:
@@ -39,7 +40,7 @@ def test_rest_create_and_update_arrive_as_verified_events(live, rest):
     assert created.type.value == "issue.created"
     assert created.actor_login == "practitioner1"
     assert created.source.value == "shim"
-    assert created.issue_id == issue_id and created.journal is None
+    assert created.issue_id == issue_id and created.journal_id is None
 
     assert updated.type.value == "issue.updated"
     assert updated.actor_login == "practitioner1"
@@ -83,7 +84,7 @@ def test_issues_of_other_trackers_are_not_sent(live, rest):
     # Events leave Redmine in order; once the later one has arrived, the
     # bug's would have too.
     live.wait_for_deliveries(marker, 1)
-    assert live.store().deliveries_for_issue(issue.id) == []
+    assert inbox_rows.for_issue(live.store(), issue.id) == []
 
 
 def test_the_running_service_refuses_bad_deliveries_with_json_errors(live):
@@ -112,9 +113,9 @@ def test_the_running_service_refuses_bad_deliveries_with_json_errors(live):
         r = requests.post(url, data=body, headers=headers or shim_headers(secret, body), timeout=10)
         assert (r.status_code, r.json()["error"]["code"]) == (status, code)
         assert r.json()["error"]["message"]
-    assert live.store().deliveries_for_issue(issue_id) == []
+    assert inbox_rows.for_issue(live.store(), issue_id) == []
 
     first = requests.post(url, data=good, headers=shim_headers(secret, good), timeout=10)
     again = requests.post(url, data=good, headers=shim_headers(secret, good), timeout=10)
     assert (first.status_code, again.status_code) == (202, 200)
-    assert len(live.store().deliveries_for_issue(issue_id)) == 1
+    assert len(inbox_rows.for_issue(live.store(), issue_id)) == 1

@@ -26,16 +26,17 @@ from pathlib import Path
 
 import requests
 
-from plugin.devstack import processes
-from plugin.devstack.stack import BIN_DIR
+from devstack import processes
+from devstack.stack import BIN_DIR
 from plugin.policy.retention import add_years
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 from tests.support.figures import report
 from tests.support.payloads import as_sent, shim_headers
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
 from tests.support.dates import local_today as today
+from tests.support import inbox_rows
 
 F = FieldKey
 S = StatusKey
@@ -62,7 +63,7 @@ def base_payloads(live, issue_ids) -> list[dict]:
     """The real events of those issues, as the shim sent them."""
     payloads = []
     for issue_id in issue_ids:
-        rows = wait_until(lambda: live.store().deliveries_for_issue(issue_id) or None, what=f"events of #{issue_id}")
+        rows = wait_until(lambda: inbox_rows.for_issue(live.store(), issue_id) or None, what=f"events of #{issue_id}")
         payloads.extend(as_sent(row) for row in rows)
     return payloads
 
@@ -139,7 +140,7 @@ def effects_duplicated(rest, issue_ids) -> int:
 
 def drain(live, timeout=240) -> dict:
     live.settle(timeout=timeout)
-    return live.store().counts()
+    return live.store().inbox.counts()
 
 
 def kill9(live, name: str) -> None:
@@ -154,7 +155,7 @@ def test_a_burst_of_1000_deliveries_survives_kill_9_of_the_service(live, rest):
     with live.paused_scheduler():
         issues = make_issues(live, rest)
         payloads = base_payloads(live, issues)
-        before = live.store().counts()["processed"]
+        before = live.store().inbox.counts()["processed"]
         live.stop_service()  # the scheduler restarts with the web service below
     live.start_service()
     sender = Sender(live, burst(payloads, 1000, rng))
@@ -171,7 +172,7 @@ def test_a_burst_of_1000_deliveries_survives_kill_9_of_the_service(live, rest):
     counts = drain(live)
     took = time.monotonic() - started
 
-    ours = [r for r in live.store().iter_all() if r["delivery_id"] in sender.accepted]
+    ours = [r for r in inbox_rows.every(live.store()) if r["delivery_id"] in sender.accepted]
     processed = sum(r["status"] == "processed" for r in ours)
     lost = len(sender.accepted) - processed
     duplicated = effects_duplicated(rest, issues)
@@ -187,7 +188,7 @@ def test_a_burst_of_1000_deliveries_survives_kill_9_of_the_service(live, rest):
     assert duplicated == 0
     assert "Audit log intact" in audit
     # The effects happened: breaches noted, requests routed, escalations opened.
-    assert sum(1 for b in live.store().all_breaches() if b["issue_id"] in issues[0::3]) >= 3
+    assert sum(1 for b in live.store().breaches.all() if b["issue_id"] in issues[0::3]) >= 3
     assert all(rest.issue(i)["status"]["name"] == "Awaiting approval" for i in issues[1::3])
 
 
@@ -204,13 +205,13 @@ def test_redmine_stopped_for_30_seconds_during_a_burst(live, rest):
         sender = Sender(live, bodies)
         sender.run()  # the service accepts while Redmine is down
         wait_until(lambda: time.monotonic() - stopped >= 30, timeout=60, what="30 s")
-        counts = live.store().counts()
+        counts = live.store().inbox.counts()
         assert counts["parked"] == 0  # an outage parks nothing
         waiting = counts["pending"] + counts["failed"]
     finally:
         live.start_redmine()
     counts = drain(live)
-    ours = [r for r in live.store().iter_all() if r["delivery_id"] in sender.accepted]
+    ours = [r for r in inbox_rows.every(live.store()) if r["delivery_id"] in sender.accepted]
     processed = sum(r["status"] == "processed" for r in ours)
     lost = len(sender.accepted) - processed
     duplicated = effects_duplicated(rest, issues)
@@ -251,7 +252,7 @@ def test_a_worker_killed_between_opening_an_incident_and_noting_it_opens_no_seco
     rest.update_issue("manager1", issue_id, {F.APPROVAL_DECISION: "Declined"})
     wait_until(lambda: status_of(rest, issue_id) == "Assessing", what="back to Assessing")
     live.settle()
-    delivered = len(live.store().deliveries_for_issue(issue_id))
+    delivered = len(inbox_rows.for_issue(live.store(), issue_id))
     with live.paused_scheduler():
         override = {F.EMERGENCY_OVERRIDE: "1", F.EMERGENCY_OVERRIDE_REASON: "Immediate risk"}
         rest.update_issue("practitioner1", issue_id, {**share_values(today().isoformat()), **override}, status=S.SHARED)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 from tests.support.dates import a_minute_ago
 from tests.support.dates import iso_today as today
 from tests.support.flows import has_note, in_doubt_phone_request, refused, route, status_of
@@ -80,7 +80,7 @@ def test_one_ticket_redmine_refuses_does_not_blind_the_reconciler(live, rest):
     live.cli("reconcile")
     assert has_note(rest, broken, "breach-")
     assert f"#{broken}" not in live.cli("problems").stdout
-    assert sum(b["issue_id"] in ids for b in live.store().all_breaches()) == 50
+    assert sum(b["issue_id"] in ids for b in live.store().breaches.all()) == 50
 
 
 def _manager_of_a_day(rest) -> tuple[str, int, dict]:
@@ -106,7 +106,7 @@ def test_a_role_removed_after_an_approval_reopens_nothing(live, rest):
     rest.admin.project_membership.update(membership, role_ids=[roles["MASH practitioner"]])
     for _ in range(3):
         live.cli("reconcile", "--since", since)
-    ours = [b for b in live.store().all_breaches() if b["issue_id"] in (approved, bypassed)]
+    ours = [b for b in live.store().breaches.all() if b["issue_id"] in (approved, bypassed)]
     assert [(b["issue_id"], b["rule"]) for b in ours] == [(bypassed, "R-DECISION")]
     assert sum("[infoshare:breach-" in (j.get("notes") or "") for j in rest.issue(bypassed)["journals"]) == 1
     assert status_of(rest, approved) == "Approved"  # the approval stood when it was given

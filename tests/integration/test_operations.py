@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 from tests.support.dates import iso_today
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until

@@ -16,14 +16,15 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from plugin.audit import AuditLog, EntryKind
-from plugin.devstack import processes
-from plugin.devstack.stack import BIN_DIR, PROJECT_DIR
-from plugin.inbox import InboxWorker
-from plugin.leases import Leases
-from plugin.store import SCHEMA_VERSION, Store
-from schemas.events import ShimEventSchema
+from plugin.adapters.store.audit import EntryKind
+from devstack import processes
+from devstack.stack import BIN_DIR, PROJECT_DIR
+from plugin.service.event_worker import InboxWorker
+from plugin.adapters.store.database import SCHEMA_VERSION
+from plugin.adapters.store import Store
+from schemas.event_payloads import ShimEventSchema
 from tests.support.payloads import encode, shim_event, shim_headers
+from tests.support import inbox_rows
 
 PG_ENV = "INFOSHARE_TEST_PG_URL"
 SECRET = "postgres-test-secret-0123456789"
@@ -64,10 +65,10 @@ def event(issue_id, **kw):
 
 def test_the_store_runs_on_postgresql(store):
     e = event(1)
-    assert store.accept(e) and not store.accept(e)
-    assert store.counts()["pending"] == 1
+    assert store.inbox.accept(e) and not store.inbox.accept(e)
+    assert store.inbox.counts()["pending"] == 1
     store.migrate()  # idempotent on PostgreSQL too
-    loaded = store.load_event(store.pending()[0])
+    loaded = store.inbox.load_event(inbox_rows.pending(store)[0])
     assert (loaded.delivery_id, loaded.type, loaded.issue_id, loaded.journal_id, loaded.actor_id, loaded.occurred_at) == (
         e.delivery_id, e.type, e.issue_id, e.journal_id, e.actor_id, e.occurred_at
     )
@@ -105,7 +106,7 @@ def test_processes_starting_together_on_a_new_database_migrate_it_once(pg_url):
         with check.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version FROM schema_info")).scalars().all() == [SCHEMA_VERSION]
             assert conn.execute(sa.text("SELECT seq FROM audit_head")).scalars().all() == [0]
-        assert check.accept(event(1))
+        assert check.inbox.accept(event(1))
         check.engine.dispose()
     finally:
         with admin.connect() as conn:
@@ -117,7 +118,7 @@ def test_workers_on_several_instances_never_process_a_delivery_twice_and_keep_ea
     issues = list(range(1, 21))
     sent = [event(random.choice(issues)) for _ in range(300)]
     for e in sent:
-        store.accept(e)
+        store.inbox.accept(e)
     processed: list[tuple[int, str]] = []
     busy: set[int] = set()
     overlap = []
@@ -152,12 +153,12 @@ def test_workers_on_several_instances_never_process_a_delivery_twice_and_keep_ea
     for issue_id, delivery_id in processed:
         by_issue[issue_id].append(order[delivery_id])
     assert all(seq == sorted(seq) for seq in by_issue.values())  # accepted order, per issue
-    assert store.counts()["processed"] == len(sent)
+    assert store.inbox.counts()["processed"] == len(sent)
 
 
 def test_concurrent_audit_appends_keep_one_chain(pg_url, store):
     def writer(n):
-        log = AuditLog(Store(pg_url))
+        log = Store(pg_url).audit
         for i in range(40):
             log.append(EntryKind.ACTION, source="test", issue_id=n, detail={"i": i})
 
@@ -166,12 +167,12 @@ def test_concurrent_audit_appends_keep_one_chain(pg_url, store):
         t.start()
     for t in threads:
         t.join()
-    result = AuditLog(store).verify()
+    result = store.audit.verify()
     assert result.ok and result.entries == 200
 
 
 def test_leases_on_postgresql(pg_url, store):
-    a, b = Leases(Store(pg_url)), Leases(Store(pg_url))
+    a, b = Store(pg_url).leases, Store(pg_url).leases
     assert a.try_acquire("issue:1", "host-a:1:1")
     assert not b.try_acquire("issue:1", "host-b:1:1")
     a.release("issue:1", "host-a:1:1")
@@ -226,7 +227,7 @@ def test_two_web_instances_share_the_store_and_store_each_delivery_once(pg_url, 
             t.join()
         assert sorted(set(statuses)) in ([200, 202], [202])
         assert statuses.count(202) == 100 and len(statuses) == 200
-        assert store.counts()["pending"] == 100
+        assert store.inbox.counts()["pending"] == 100
     finally:
         for proc, _ in instances:
             processes.stop_pid(proc.pid)

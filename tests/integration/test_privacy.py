@@ -15,8 +15,8 @@ import requests
 from redminelib.exceptions import ValidationError
 
 from plugin.policy.retention import add_years
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 from tests.support.payloads import shim_event, shim_headers
 from tests.support.rest import decision_values, intake_values
 from tests.support.waiting import wait_until

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from plugin.devstack.stack import BIN_DIR
+from devstack.stack import BIN_DIR
 from tests.support.redmine_env import LiveStack
 
 

@@ -10,9 +10,9 @@ import datetime as dt
 import statistics
 import zoneinfo
 
-from plugin.devstack.stack import PROJECT_DIR
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from devstack.stack import PROJECT_DIR
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.flows import in_doubt_phone_request, route, status_of
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
@@ -145,7 +145,7 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
         assert int(rows[urgency][1]) == len(values)
         assert float(rows[urgency][2]) == round(statistics.median(values), 1)
 
-    breaches = collections.Counter((b["rule"], b["status"]) for b in live.store().all_breaches())
+    breaches = collections.Counter((b["rule"], b["status"]) for b in live.store().breaches.all())
     got = {(r[0], r[1]): int(r[2]) for r in list(csv.reader((out / "breaches.csv").open()))[1:]}
     assert got == dict(breaches)
 

@@ -11,11 +11,11 @@ import zoneinfo
 import pytest
 from redminelib.exceptions import ResourceNotFoundError, ValidationError
 
-from plugin.devstack import processes
-from plugin.devstack.stack import BIN_DIR
+from devstack import processes
+from devstack.stack import BIN_DIR
 from plugin.policy.retention import add_years
-from schemas.names import StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey
 from tests.support.waiting import wait_until
 from tests.support.rest import decision_values, intake_values
 from tests.support.dates import local_today as today

@@ -13,10 +13,10 @@ import pytest
 import requests
 from redminelib.exceptions import ValidationError
 
-from plugin.devstack.demo import DEMO_PASSWORD
-from plugin.devstack.stack import BIN_DIR
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from devstack.demo import DEMO_PASSWORD
+from devstack.stack import BIN_DIR
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.support.payloads import as_sent, shim_headers
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.webform import WebSession, parse
@@ -134,7 +134,7 @@ def _admin_moves_to_shared_without_reasons(rest) -> int:
 
 
 def _breaches(live, issue_id):
-    return [b for b in live.store().all_breaches() if b["issue_id"] == issue_id]
+    return [b for b in live.store().breaches.all() if b["issue_id"] == issue_id]
 
 
 def test_an_administrators_bypass_is_recorded_as_a_breach_by_the_reconciler(live, rest):

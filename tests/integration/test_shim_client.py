@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import trustme
 
-from plugin.devstack import processes
-from plugin.devstack.stack import BIN_DIR, PROJECT_DIR
+from devstack import processes
+from devstack.stack import BIN_DIR, PROJECT_DIR
 from tests.support.rest import intake_values
 from tests.support.waiting import wait_until
 

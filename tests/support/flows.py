@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from redminelib.exceptions import ValidationError
 
-from schemas.names import StatusKey, TrackerKey
+from plugin.domain.names import StatusKey, TrackerKey
 from tests.support.rest import decision_values, intake_values
 from tests.support.waiting import wait_until
 

@@ -22,16 +22,17 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from plugin.devstack import debian, processes
-from plugin.devstack.stack import PROJECT_DIR, Stack
+from devstack import debian, processes
+from devstack.stack import PROJECT_DIR, Stack
 from plugin.provisioning.spec import build_spec
-from plugin.store import Store
+from plugin.adapters.store import Store
+from tests.support import inbox_rows
 
 SNAPSHOT_ROOT = PROJECT_DIR / "var" / "cache" / "redmine-snapshots"
 FILES_IN_KEY = (
-    PROJECT_DIR / "plugin" / "devstack" / "demo.py",
-    PROJECT_DIR / "plugin" / "devstack" / "debian.py",
-    PROJECT_DIR / "plugin" / "devstack" / "stack.py",
+    PROJECT_DIR / "devstack" / "demo.py",
+    PROJECT_DIR / "devstack" / "debian.py",
+    PROJECT_DIR / "devstack" / "stack.py",
 )
 
 
@@ -161,7 +162,13 @@ class LiveStack(Stack):
         return self.snapshot.secret
 
     def store(self) -> Store:
-        return Store(self.config().service.database_url)
+        """The service's store, opened once per database: tests read it
+        hundreds of times, and each Store is an engine with its own pool."""
+        url = self.config().service.database_url
+        stores = self.__dict__.setdefault("_stores", {})
+        if url not in stores:
+            stores[url] = Store(url)
+        return stores[url]
 
     def wait_for_deliveries(self, issue_id: int, count: int, timeout: float = 15.0) -> list[dict]:
         """The inbox rows of an issue, once at least `count` have arrived."""
@@ -170,7 +177,7 @@ class LiveStack(Stack):
         rows: list[dict] = []
         while time.monotonic() < deadline:
             try:
-                rows = store.deliveries_for_issue(issue_id)
+                rows = inbox_rows.for_issue(store, issue_id)
             except sa.exc.OperationalError:
                 rows = []  # the service has not created its tables yet
             if len(rows) >= count:
@@ -180,7 +187,7 @@ class LiveStack(Stack):
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run an `infoshare` command against this stack, as an operator would."""
-        from plugin.devstack.stack import BIN_DIR
+        from devstack.stack import BIN_DIR
 
         result = subprocess.run(
             [str(BIN_DIR / "infoshare"), "--config", str(self.config_path), *args],
@@ -212,7 +219,7 @@ class LiveStack(Stack):
         deadline = time.monotonic() + timeout
         rows: list[dict] = []
         while time.monotonic() < deadline:
-            rows = self.store().deliveries_for_issue(issue_id)
+            rows = inbox_rows.for_issue(self.store(), issue_id)
             if rows and all(r["status"] in ("processed", "parked") for r in rows):
                 return rows
             time.sleep(0.1)
@@ -227,12 +234,12 @@ class LiveStack(Stack):
         deadline = time.monotonic() + timeout
         quiet = 0
         while time.monotonic() < deadline:
-            counts = self.store().counts()
+            counts = self.store().inbox.counts()
             quiet = quiet + 1 if counts["pending"] == 0 and counts["failed"] == 0 else 0
             if quiet >= 3:
                 return
             time.sleep(0.15)
-        raise AssertionError(f"the inbox did not settle within {timeout} s: {self.store().counts()}")
+        raise AssertionError(f"the inbox did not settle within {timeout} s: {self.store().inbox.counts()}")
 
     def teardown(self) -> None:
         self.down()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import functools
 from typing import Any, Mapping
 
-from plugin.redmine.client import make_redmine
-from schemas.config import Config
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey
+from plugin.adapters.redmine.client import make_redmine
+from plugin.domain.configuration import Config
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 
 PROJECT = "mash"
 

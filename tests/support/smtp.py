@@ -11,7 +11,7 @@ import time
 
 from aiosmtpd.controller import Controller
 
-from plugin.devstack.processes import free_port
+from devstack.processes import free_port
 
 
 @dataclasses.dataclass

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.config import load_config_data
-from plugin.store import Store
+from schemas.config_toml import load_config_data
+from plugin.adapters.store import Store
 from webhooks import create_app
 
 SECRET = "unit-test-secret-0123456789"

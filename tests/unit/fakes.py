@@ -9,10 +9,10 @@ import itertools
 from typing import Any, Iterator
 
 from plugin.policy.model import Principal
-from plugin.redmine.adapter import RedminePort
-from schemas.config import Config
-from schemas.names import CLOSED_STATUSES, TRACKER_STATUSES, RoleKey, StatusKey, TrackerKey
-from schemas.record import FIELDS, FieldKey
+from plugin.adapters.redmine.port import RedminePort
+from plugin.domain.configuration import Config
+from plugin.domain.names import CLOSED_STATUSES, TRACKER_STATUSES, RoleKey, StatusKey, TrackerKey
+from plugin.domain.record import FIELDS, FieldKey
 
 BOT_ID = 9
 STATUS_IDS = {key: i for i, key in enumerate(StatusKey, start=1)}
@@ -138,6 +138,10 @@ class FakeRedmine(RedminePort):
         return [j["notes"] for j in self.issues[issue_id]["journals"] if j["user"]["id"] == BOT_ID and j["notes"]]
 
     # -- RedminePort ------------------------------------------------------------------
+
+    @property
+    def requests_sent(self) -> int:
+        return self.reads + len(self.updates) + len(self.creates)
 
     def issue(self, issue_id: int) -> dict[str, Any] | None:
         self.reads += 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from plugin.audit import AuditLog, EntryKind
-from plugin.store import audit_head, audit_log
+from plugin.adapters.store.audit import EntryKind
+from plugin.adapters.store.audit import audit_head, audit_log
 
 
 def filled(store, n=5):
-    log = AuditLog(store)
+    log = store.audit
     for i in range(n):
         log.append(EntryKind.ACTION, source="event", issue_id=i + 1, rule="R-DECISION", detail={"n": i})
     return log
@@ -24,7 +24,7 @@ def test_a_clean_log_verifies(store):
 
 
 def test_an_empty_log_verifies(store):
-    assert AuditLog(store).verify().ok
+    assert store.audit.verify().ok
 
 
 def _execute(store, stmt):

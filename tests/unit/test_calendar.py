@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from plugin.calendar import WorkingCalendar
+from plugin.domain.calendar import WorkingCalendar
 from tests.unit.conftest import make_config
 
 D = dt.date

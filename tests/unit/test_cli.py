@@ -90,7 +90,7 @@ def _mock_redmine(live, status=200):
 
 @responses.activate
 def test_doctor_exit_codes(tmp_path):
-    from plugin.config import load_config
+    from plugin.adapters.config_file import load_config
     from plugin.provisioning.spec import build_spec
 
     path = write_config(tmp_path)

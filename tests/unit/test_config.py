@@ -10,19 +10,12 @@ from pathlib import Path
 import pytest
 from marshmallow import ValidationError
 
-from plugin.config import ConfigError, load_config, resolve_config_path
-from schemas.config import (
-    ASSIGNEE_OWNER,
-    CONFIG_UNKNOWN_HINT,
-    ConfigSchema,
-    DestroyMode,
-    TargetUnit,
-    flatten_errors,
-    load_config_data,
-    parse_response_target,
-)
-from schemas.names import GroupKey, RoleKey, StatusKey, TrackerKey
-from schemas.record import FieldKey, RequestChannel, Urgency
+from plugin.adapters.config_file import ConfigError, load_config, resolve_config_path
+from plugin.domain.configuration import ASSIGNEE_OWNER, DestroyMode, TargetUnit
+from schemas.error_messages import CONFIG_UNKNOWN_HINT, flatten_errors
+from schemas.config_toml import ConfigSchema, load_config_data, parse_response_target
+from plugin.domain.names import GroupKey, RoleKey, StatusKey, TrackerKey
+from plugin.domain.record import FieldKey, RequestChannel, Urgency
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 ENV = {"INFOSHARE_REDMINE_API_KEY": "k" * 40, "INFOSHARE_WEBHOOK_SECRET": "s" * 32}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from plugin.executor import PrintingExecutor, RedmineExecutor, note_marker
+from plugin.service.executor import PrintingExecutor, RedmineExecutor, note_marker
 from plugin.policy.model import AssignTo, ChangeStatus, Once, SetFields
-from schemas.names import GroupKey, StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import GroupKey, StatusKey
+from plugin.domain.record import FieldKey
 from tests.unit.fakes import BOT_ID, FakeRedmine
 from tests.unit.policy.helpers import CONFIG, INTAKE
 
@@ -135,7 +135,7 @@ def test_assigning_to_nobody_is_skipped():
 import datetime as dt  # noqa: E402
 
 from plugin.policy.model import AddWatcher, CreateLinkedIssue, OnIssue, SetDates  # noqa: E402
-from schemas.names import TrackerKey  # noqa: E402
+from plugin.domain.names import TrackerKey  # noqa: E402
 
 CREATE = CreateLinkedIssue(
     key="escalation-for-1-5",

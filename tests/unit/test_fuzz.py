@@ -127,7 +127,7 @@ def _headers(data, body: bytes, native_ok: bool) -> dict:
 
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory):
-    from plugin.store import Store
+    from plugin.adapters.store import Store
 
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.sqlite3'}")
     store.migrate()

@@ -6,8 +6,7 @@ import json
 import time
 import uuid
 
-from plugin.audit import AuditLog
-from schemas.record import FieldKey
+from plugin.domain.record import FieldKey
 from tests.support.payloads import encode, shim_headers
 from tests.unit.conftest import SECRET
 from tests.unit.policy.helpers import CONFIG, DECISION, INTAKE
@@ -38,7 +37,7 @@ def test_a_save_that_breaks_nothing_is_allowed(client, store):
     r = ask(client, gate_body(rest_issue(issue_id=None)))
     assert r.status_code == 200
     assert r.json == {"allow": True, "violations": []}
-    assert list(AuditLog(store).entries()) == []
+    assert list(store.audit.entries()) == []
 
 
 def test_a_save_that_breaks_a_rule_is_refused_with_messages(client, store):
@@ -51,7 +50,7 @@ def test_a_save_that_breaks_a_rule_is_refused_with_messages(client, store):
         ("R-RETENTION", "retention_category", "missing"),
     ]
     assert all("(R-" in v["message"] for v in r.json["violations"])
-    (entry,) = AuditLog(store).entries()
+    (entry,) = store.audit.entries()
     assert entry["kind"] == "verdict" and entry["source"] == "gate" and entry["issue_id"] == 7
     assert entry["detail"]["outcome"] == "refused" and entry["detail"]["actor_id"] == 10
 
@@ -60,7 +59,7 @@ def test_an_administrators_save_passes_and_is_recorded(client, store):
     proposed = rest_issue("Shared", INTAKE)
     r = ask(client, gate_body(proposed, rest_issue(), admin=True))
     assert r.json["allow"] is True and r.json["violations"]
-    (entry,) = AuditLog(store).entries()
+    (entry,) = store.audit.entries()
     assert entry["kind"] == "gate_bypass"
 
 
@@ -101,10 +100,10 @@ def test_a_replayed_question_gets_the_first_answer_and_no_second_entry(client, s
     body = refusing_body(str(uuid.uuid4()))
     answers = [ask(client, body).json for _ in range(20)]
     assert all(a == answers[0] for a in answers) and answers[0]["allow"] is False
-    assert len(list(AuditLog(store).entries())) == 1
+    assert len(list(store.audit.entries())) == 1
     # Another question (another request id) about the same save is audited: it is another save attempt.
     ask(client, refusing_body())
-    assert len(list(AuditLog(store).entries())) == 2
+    assert len(list(store.audit.entries())) == 2
 
 
 def test_an_answer_the_shim_no_longer_waits_for_is_audited_as_late(client, store):
@@ -112,13 +111,13 @@ def test_an_answer_the_shim_no_longer_waits_for_is_audited_as_late(client, store
     # Signed 5 seconds ago: the shim (2 s timeout) has applied its fail mode.
     r = ask(client, body, shim_headers(SECRET, body, timestamp=int(time.time()) - 5))
     assert r.json["allow"] is False
-    (entry,) = AuditLog(store).entries()
+    (entry,) = store.audit.entries()
     assert entry["kind"] == "gate_late" and entry["detail"]["outcome"] == "refused"
     assert entry["detail"]["timeout_ms"] == 2000 and entry["detail"]["waited_ms"] >= 3000
     # Late and allowed: recorded too, for the save went through on the fail mode.
     allowed = gate_body(rest_issue(issue_id=None))
     ask(client, allowed, shim_headers(SECRET, allowed, timestamp=int(time.time()) - 5))
-    assert [e["kind"] for e in AuditLog(store).entries()] == ["gate_late", "gate_late"]
+    assert [e["kind"] for e in store.audit.entries()] == ["gate_late", "gate_late"]
 
 
 def test_a_body_too_large_is_counted_on_metrics(client):

@@ -13,11 +13,11 @@ import hashlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.gate import decide
+from plugin.service.gate_decision import decide
 from plugin.policy.approval import HISTORY_FIELDS
 from plugin.provisioning.spec import GATE_VALUE_LIMIT
-from schemas.names import StatusKey
-from schemas.record import FIELDS, FieldFormat, FieldKey
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FIELDS, FieldFormat, FieldKey
 from tests.unit.fakes import FIELD_IDS, STATUS_IDS, FakeRedmine
 from tests.unit.policy.helpers import CONFIG, DECISION, INTAKE, SHARE_RECORD
 

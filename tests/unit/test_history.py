@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from plugin import history
-from schemas.names import StatusKey
-from schemas.record import FieldKey, issue_state
+from plugin.domain import history
+from plugin.domain.names import StatusKey
+from plugin.domain.record import FieldKey, issue_state
 from tests.unit.fakes import FakeRedmine
 from tests.unit.policy.helpers import CONFIG, INTAKE
 

@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from plugin.logs import JsonFormatter, configure_logging
+from plugin.adapters.logs import JsonFormatter, configure_logging
 
 
 def test_only_safe_keys_reach_the_log():

@@ -34,7 +34,7 @@ def test_metrics_count_outcomes_and_read_the_store(client, store):
     client.post("/v1/events", data=body, headers=shim_headers(SECRET, body))
     client.post("/v1/events", data=body, headers=shim_headers(SECRET, body))
     client.post("/v1/events", data=b"{}", headers={"Content-Type": "application/json"})
-    store.record_problem("reconcile", 5, "ValidationError", lambda attempts: 2.0)
+    store.problems.record("reconcile", 5, "ValidationError", lambda attempts: 2.0)
     text = client.get("/metrics").get_data(as_text=True)
     assert 'infoshare_problems{source="reconcile"} 1.0' in text
     assert 'infoshare_events_received_total{outcome="accepted"}' in text

@@ -8,7 +8,7 @@ import requests
 import responses
 from redminelib.exceptions import ServerError
 
-from plugin.redmine.client import RedmineUnavailable, TimeoutRetryEngine, make_redmine
+from plugin.adapters.redmine.client import RedmineUnavailable, TimeoutRetryEngine, make_redmine
 from tests.unit.conftest import make_config
 
 URL = "http://redmine.test"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-from plugin import report
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey, IssueState
+from plugin.service import report
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey, IssueState
 from tests.unit.conftest import make_config
 
 F = FieldKey

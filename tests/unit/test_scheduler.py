@@ -10,9 +10,9 @@ import zoneinfo
 
 import sqlalchemy as sa
 
-from plugin.jobs.scheduler import at_times, build_scheduler
-from plugin.store import Store
-from schemas.config import load_config_data
+from plugin.scheduler.scheduler import at_times, build_scheduler
+from plugin.adapters.store import Store
+from schemas.config_toml import load_config_data
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
 MINIMAL = {"redmine": {"url": "http://r.test", "api_key": "k"}, "webhook": {"secret": "s" * 16}}

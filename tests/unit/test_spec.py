@@ -6,8 +6,8 @@ import json
 
 from plugin.policy.requirements import DECISION_REQUIRED, INTAKE_REQUIRED, SHARE_RECORD_REQUIRED, required_in_status
 from plugin.provisioning.spec import build_spec
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FIELDS, FieldKey
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FIELDS, FieldKey
 from tests.unit.conftest import make_config
 
 

@@ -7,7 +7,7 @@ the product; it only places a kill -9 at the worst moment."""
 import os
 import signal
 
-from plugin import executor
+from plugin.service import executor
 
 _create = executor.RedmineExecutor._create
 

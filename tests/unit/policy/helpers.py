@@ -6,8 +6,8 @@ import datetime as dt
 from typing import Any
 
 from plugin.policy.model import Actor, Context
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey, IssueState
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey, IssueState
 from tests.unit.conftest import make_config
 
 F = FieldKey

@@ -8,8 +8,8 @@ import pytest
 
 from plugin.policy import approval
 from plugin.policy.model import Actor, AddWatcher, AssignTo, ChangeStatus, Context, Once, Principal, SetFields, Step
-from schemas.names import GroupKey, StatusKey
-from schemas.record import FieldKey
+from plugin.domain.names import GroupKey, StatusKey
+from plugin.domain.record import FieldKey
 from tests.unit.conftest import make_config
 from tests.unit.policy.helpers import CONFIG, DECISION, INTAKE, NOW, SHARE_RECORD, state
 

@@ -2,7 +2,7 @@ import pytest
 
 from plugin.policy import decision
 from plugin.policy.requirements import DECISION_REQUIRED, DECISION_STATUSES
-from schemas.names import StatusKey
+from plugin.domain.names import StatusKey
 from tests.unit.policy.helpers import ctx, decided, found, make_config, state
 
 

@@ -1,12 +1,12 @@
 import dataclasses
 import datetime as dt
 
-from plugin.gate import GateOutcome, decide
+from plugin.service.gate_decision import GateOutcome, decide
 from plugin.policy import engine
 from plugin.policy.breach import breach_actions, note_key
 from plugin.policy.model import AssignTo, Once, RuleId, Verdict, Violation, violation_identity
-from schemas.names import GroupKey, StatusKey, TrackerKey
-from schemas.record import FieldKey
+from plugin.domain.names import GroupKey, StatusKey, TrackerKey
+from plugin.domain.record import FieldKey
 from tests.unit.conftest import make_config
 from tests.unit.policy import helpers
 from tests.unit.policy.helpers import CONFIG, NOW, ctx, decided, shared, state

@@ -21,8 +21,8 @@ from plugin.policy.model import (
     SetFields,
     Step,
 )
-from schemas.names import GroupKey, StatusKey, TrackerKey
-from schemas.record import FieldKey, IssueState
+from plugin.domain.names import GroupKey, StatusKey, TrackerKey
+from plugin.domain.record import FieldKey, IssueState
 from tests.unit.conftest import make_config
 from tests.unit.policy.helpers import CONFIG, INTAKE
 

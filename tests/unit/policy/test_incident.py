@@ -9,8 +9,8 @@ import pytest
 
 from plugin.policy import incident
 from plugin.policy.model import AddWatcher, AssignTo, Once, SetDates, SetFields
-from schemas.names import StatusKey, TrackerKey
-from schemas.record import FieldKey, IncidentType
+from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.record import FieldKey, IncidentType
 from tests.unit.policy.helpers import CONFIG, ctx, state
 
 F = FieldKey

@@ -1,7 +1,7 @@
 import pytest
 
 from plugin.policy import outcome
-from schemas.names import StatusKey
+from plugin.domain.names import StatusKey
 from tests.unit.policy.helpers import ctx, decided, found, shared, state
 
 

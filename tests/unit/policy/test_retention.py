@@ -8,8 +8,8 @@ import pytest
 
 from plugin.policy import retention as ret
 from plugin.policy.model import Actor, Context, CreateLinkedIssue, DeleteIssue, OnIssue, Once, Principal, RedactHistory, SetFields, SetText, Step
-from schemas.names import GroupKey, StatusKey, TrackerKey
-from schemas.record import FieldKey, IssueState
+from plugin.domain.names import GroupKey, StatusKey, TrackerKey
+from plugin.domain.record import FieldKey, IssueState
 from tests.unit.conftest import make_config
 from tests.unit.policy.helpers import CONFIG, DECISION, INTAKE
 

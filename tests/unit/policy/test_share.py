@@ -4,7 +4,7 @@ import pytest
 
 from plugin.policy import share
 from plugin.policy.requirements import SHARE_RECORD_REQUIRED
-from schemas.names import StatusKey
+from plugin.domain.names import StatusKey
 from tests.unit.policy.helpers import ctx, decided, found, shared
 
 

@@ -1,0 +1,649 @@
+"""The information-request record: custom fields, their allowed values and the
+schema that turns a Redmine issue into a typed record (DOMAIN.md, "Custom fields").
+
+Enum values are exactly the values people pick in Redmine; they are part of the
+contract and are not renamed per site (field *names* are, see `FieldKey`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any, Iterable, Mapping
+
+from plugin.domain.names import StatusKey, TrackerKey, _Named
+
+
+class FieldFormat(str, enum.Enum):
+    """The kinds of value a field holds. Most are Redmine's own custom-field
+    formats; a time (`HH:MM`) and a date-time (`YYYY-MM-DD HH:MM`, the site's
+    time zone) are Redmine string fields whose text the rules check (DOMAIN.md,
+    "Custom fields")."""
+
+    LIST = "list"
+    STRING = "string"  # one line
+    TEXT = "text"  # long text
+    DATE = "date"
+    BOOL = "bool"
+    TIME = "time"
+    DATETIME = "datetime"
+
+    @property
+    def redmine_format(self) -> str:
+        """The format Redmine stores the field in."""
+        return "string" if self in (FieldFormat.TIME, FieldFormat.DATETIME) else self.value
+
+
+# --- Allowed values -------------------------------------------------------
+
+
+class RequestDirection(str, enum.Enum):
+    INCOMING = "Incoming request"
+    OUTGOING = "Outgoing request"
+    PROACTIVE = "Proactive disclosure"
+
+
+class RequestChannel(str, enum.Enum):
+    PHONE = "Phone"
+    EMAIL = "Email"
+    SECURE_EMAIL = "Secure email"
+    IN_PERSON = "In person"
+    LETTER = "Letter"
+    SECURE_PORTAL = "Secure portal"
+    MEETING = "Meeting"
+
+
+EMAIL_CHANNELS = frozenset({RequestChannel.EMAIL, RequestChannel.SECURE_EMAIL})
+
+
+class IdentityCheck(str, enum.Enum):
+    CALL_BACK = "Call-back to independently sourced number"
+    KNOWN_CONTACT = "Known contact"
+    TRUSTED_EMAIL_DOMAIN = "Trusted email domain"
+    WRITTEN_ON_LETTERHEAD = "Written request on letterhead"
+    NOT_CHECKED = "Not checked"
+
+
+class RecipientEntitlement(str, enum.Enum):
+    CONFIRMED = "Confirmed"
+    IN_DOUBT = "In doubt"
+    NOT_ENTITLED = "Not entitled"
+
+
+class Urgency(str, enum.Enum):
+    RED = "Red"
+    AMBER = "Amber"
+    GREEN = "Green"
+
+
+class Decision(str, enum.Enum):
+    SHARE = "Share"
+    SHARE_IN_PART = "Share in part"
+    DO_NOT_SHARE = "Do not share"
+
+
+SHARE_DECISIONS = frozenset({Decision.SHARE, Decision.SHARE_IN_PART})
+
+
+class LawfulBasis(str, enum.Enum):
+    PUBLIC_TASK = "UK GDPR 6(1)(e) public task"
+    LEGAL_OBLIGATION = "UK GDPR 6(1)(c) legal obligation"
+    VITAL_INTERESTS = "UK GDPR 6(1)(d) vital interests"
+    CONSENT = "UK GDPR 6(1)(a) consent"
+    NOT_APPLICABLE = "Not applicable"
+
+
+class SpecialCategoryCondition(str, enum.Enum):
+    SAFEGUARDING = "DPA 2018 Sch 1 para 18 safeguarding"
+    HEALTH_OR_SOCIAL_CARE = "UK GDPR 9(2)(h) health or social care"
+    VITAL_INTERESTS = "UK GDPR 9(2)(c) vital interests"
+    EXPLICIT_CONSENT = "UK GDPR 9(2)(a) explicit consent"
+    NONE = "No special category data"
+
+
+class StatutoryPower(str, enum.Enum):
+    CA1989_S17 = "Children Act 1989 s17"
+    CA1989_S47 = "Children Act 1989 s47"
+    CA2004_S10 = "Children Act 2004 s10"
+    CA2004_S11 = "Children Act 2004 s11"
+    CDA1998_S115 = "Crime and Disorder Act 1998 s115"
+    COURT_ORDER = "Court order"
+    NONE_CITED = "None cited"
+
+
+class ConsentStatus(str, enum.Enum):
+    GIVEN = "Given"
+    REFUSED = "Refused"
+    WITHDRAWN = "Withdrawn"
+    NOT_SOUGHT = "Not sought"
+    NOT_APPLICABLE = "Not applicable"
+
+
+class ConsentGivenBy(str, enum.Enum):
+    CHILD = "Child or young person"
+    PARENTAL_RESPONSIBILITY = "Person with parental responsibility"
+    LOCAL_AUTHORITY_CARE_ORDER = "Local authority under a care order"
+    ADULT_SUBJECT = "Adult subject"
+    OTHER_LEGAL_AUTHORITY = "Other legal authority"
+
+
+class ConsentNotSoughtReason(str, enum.Enum):
+    RISK_OF_SIGNIFICANT_HARM = "Would increase risk of significant harm"
+    ADULT_AT_RISK = "Would put an adult at risk of serious harm"
+    PREJUDICE_INVESTIGATION = "Would prejudice a serious crime investigation"
+    UNJUSTIFIED_DELAY = "Would cause unjustified delay"
+    CANNOT_OBTAIN = "Cannot reasonably be obtained"
+    NOT_LAWFUL_BASIS = "Consent is not the lawful basis"
+
+
+class RiskLevel(str, enum.Enum):
+    SIGNIFICANT_HARM = "Significant harm"
+    REASONABLE_CAUSE = "Reasonable cause to suspect significant harm"
+    CHILD_IN_NEED = "Child in need or early help"
+    NO_CURRENT_CONCERN = "No current concern"
+
+
+class AdviceSoughtFrom(str, enum.Enum):
+    LINE_MANAGER = "Line manager"
+    DSL = "Designated safeguarding lead"
+    DPO = "Data protection officer"
+    CALDICOTT = "Caldicott Guardian"
+    LEGAL = "Legal services"
+    NONE = "None"
+
+
+class SubjectInformed(str, enum.Enum):
+    YES = "Yes"
+    NO_RISK = "No - would increase risk"
+    NO_INVESTIGATION = "No - would prejudice investigation"
+    NO_OTHER = "No - other reason"
+
+
+class SecureMethod(str, enum.Enum):
+    SECURE_EMAIL = "Secure email"
+    SECURE_PORTAL = "Secure portal"
+    IN_PERSON = "In person"
+    PHONE_TO_VERIFIED_NUMBER = "Phone to verified number"
+    RECORDED_POST = "Recorded post"
+
+
+class ApprovalDecision(str, enum.Enum):
+    APPROVED = "Approved"
+    DECLINED = "Declined"
+
+
+class DisagreementType(str, enum.Enum):
+    WAY_SHARED = "Way information is being shared"
+    DECISION_NOT_TO_SHARE = "Decision not to share"
+    OTHER = "Other"
+
+
+class EscalationOutcome(str, enum.Enum):
+    RESOLVED = "Resolved"
+    REFERRED_TO_PARTNERSHIP = "Referred to partnership"
+    WITHDRAWN = "Withdrawn"
+    OVERTAKEN = "Overtaken by safeguarding action"
+
+
+class ReviewOutcome(str, enum.Enum):
+    RETAIN = "Retain"
+    ANONYMISE = "Anonymise"
+    DESTROY = "Destroy"
+
+
+class IncidentType(str, enum.Enum):
+    COMPLAINT = "Complaint from the public"
+    INADVERTENT_DISCLOSURE = "Inadvertent disclosure"
+    SHARED_WITHOUT_APPROVAL = "Shared without approval"
+    OVERRIDE_OF_DECLINED_APPROVAL = "Override of a declined approval"
+    RETROSPECTIVE_APPROVAL_DECLINED = "Retrospective approval declined"
+    OTHER_CONCERN = "Other concern"
+
+
+class IncidentSource(str, enum.Enum):
+    MEMBER_OF_THE_PUBLIC = "Member of the public"
+    STAFF = "Staff"
+    PARTNER_AGENCY = "Partner agency"
+    INFOSHARE_SERVICE = "InfoShare service"
+
+
+class RiskToIndividuals(str, enum.Enum):
+    HIGH = "High"
+    MEDIUM = "Medium"
+    LOW = "Low"
+    NONE = "None"
+
+
+class IcoReportDecision(str, enum.Enum):
+    REPORTABLE = "Reportable"
+    NOT_REPORTABLE = "Not reportable"
+
+
+class SubjectsInformedOfIncident(str, enum.Enum):
+    YES = "Yes"
+    NO_RISK = "No - would increase risk"
+    NO_NOT_NEEDED = "No - not needed"
+    NOT_YET = "Not yet"
+
+
+class IncidentOutcome(str, enum.Enum):
+    UPHELD = "Upheld"
+    PARTLY_UPHELD = "Partly upheld"
+    NOT_UPHELD = "Not upheld"
+    NO_BREACH_FOUND = "No breach found"
+
+
+class ConfiguredValues(str, enum.Enum):
+    """List fields whose values come from the configuration, not from an enum."""
+
+    RETENTION_CATEGORIES = "retention_categories"
+    ESCALATION_STAGES = "escalation_stages"
+
+
+# --- Field catalogue ------------------------------------------------------
+
+
+class FieldKey(_Named):
+    # Intake
+    REQUEST_DIRECTION = ("request_direction", "Request direction")
+    REQUEST_CHANNEL = ("request_channel", "Request channel")
+    REQUESTER_NAME = ("requester_name", "Requester name")
+    REQUESTER_ROLE = ("requester_role", "Requester role")
+    REQUESTER_ORGANISATION = ("requester_organisation", "Requester organisation")
+    REQUESTER_EMAIL = ("requester_email", "Requester email")
+    REQUESTER_PHONE = ("requester_phone", "Requester phone")
+    IDENTITY_CHECK = ("identity_check", "Identity check")
+    RECIPIENT_ENTITLEMENT = ("recipient_entitlement", "Recipient entitlement")
+    URGENCY = ("urgency", "Urgency")
+    INFORMATION_REQUESTED = ("information_requested", "Information requested")
+    PURPOSE_OF_SHARING = ("purpose_of_sharing", "Purpose of sharing")
+    CASE_REFERENCE = ("case_reference", "Case reference")
+    # Decision
+    DECISION = ("decision", "Decision")
+    DECISION_REASONS = ("decision_reasons", "Decision reasons")
+    LAWFUL_BASIS = ("lawful_basis", "Lawful basis")
+    SPECIAL_CATEGORY_CONDITION = ("special_category_condition", "Special category condition")
+    STATUTORY_POWER = ("statutory_power", "Statutory power")
+    CONSENT_STATUS = ("consent_status", "Consent status")
+    CONSENT_GIVEN_BY = ("consent_given_by", "Consent given by")
+    CONSENT_DATE = ("consent_date", "Consent date")
+    CONSENT_NOT_SOUGHT_REASON = ("consent_not_sought_reason", "Consent not sought reason")
+    PUBLIC_INTEREST_JUSTIFICATION = ("public_interest_justification", "Public interest justification")
+    RISK_LEVEL = ("risk_level", "Risk level")
+    ADVICE_SOUGHT_FROM = ("advice_sought_from", "Advice sought from")
+    SUBJECT_INFORMED = ("subject_informed", "Subject informed")
+    NOT_INFORMED_REASON = ("not_informed_reason", "Not informed reason")
+    # Share record
+    INFORMATION_SHARED = ("information_shared", "Information shared")
+    SHARED_WITH = ("shared_with", "Shared with")
+    SHARED_ON = ("shared_on", "Shared on")
+    SECURE_METHOD = ("secure_method", "Secure method")
+    FACT_AND_OPINION_DISTINGUISHED = ("fact_and_opinion_distinguished", "Fact and opinion distinguished")
+    # Approval
+    APPROVAL_REQUIRED = ("approval_required", "Approval required")
+    APPROVAL_REASON = ("approval_reason", "Approval reason")
+    APPROVAL_DECISION = ("approval_decision", "Approval decision")
+    APPROVAL_NOTES = ("approval_notes", "Approval notes")
+    APPROVED_BY = ("approved_by", "Approved by")
+    EMERGENCY_OVERRIDE = ("emergency_override", "Emergency override")
+    EMERGENCY_OVERRIDE_REASON = ("emergency_override_reason", "Emergency override reason")
+    # Disagreement and retention
+    DISAGREEMENT_RAISED = ("disagreement_raised", "Disagreement raised")
+    DISAGREEMENT_DETAILS = ("disagreement_details", "Disagreement details")
+    RETENTION_CATEGORY = ("retention_category", "Retention category")
+    RETENTION_REVIEW_DATE = ("retention_review_date", "Retention review date")
+    LEGAL_HOLD = ("legal_hold", "Legal hold")
+    # Escalation tracker
+    ESCALATION_STAGE = ("escalation_stage", "Escalation stage")
+    DISAGREEMENT_TYPE = ("disagreement_type", "Disagreement type")
+    OTHER_AGENCY = ("other_agency", "Other agency")
+    POINTS_OF_DISAGREEMENT = ("points_of_disagreement", "Points of disagreement")
+    IMPACT_ON_CHILD = ("impact_on_child", "Impact on child")
+    AGREED_ACTIONS = ("agreed_actions", "Agreed actions")
+    ESCALATION_OUTCOME = ("escalation_outcome", "Escalation outcome")
+    URGENT_ESCALATION = ("urgent_escalation", "Urgent escalation")
+    # Retention review tracker
+    REVIEW_OUTCOME = ("review_outcome", "Review outcome")
+    REVIEW_JUSTIFICATION = ("review_justification", "Review justification")
+    NEXT_REVIEW_DATE = ("next_review_date", "Next review date")
+    # Information incident tracker (R-INCIDENT)
+    INCIDENT_TYPE = ("incident_type", "Incident type")
+    INCIDENT_SOURCE = ("incident_source", "Incident source")
+    BECAME_AWARE_AT = ("became_aware_at", "Became aware at")
+    PERSONAL_DATA_INVOLVED = ("personal_data_involved", "Personal data involved")
+    RISK_TO_INDIVIDUALS = ("risk_to_individuals", "Risk to individuals")
+    CONTAINMENT_ACTIONS = ("containment_actions", "Containment actions")
+    ICO_REPORT_DECISION = ("ico_report_decision", "ICO report decision")
+    ICO_DECISION_REASON = ("ico_decision_reason", "ICO decision reason")
+    ICO_REPORTED_AT = ("ico_reported_at", "ICO reported at")
+    ICO_DEADLINE = ("ico_deadline", "ICO deadline")
+    SUBJECTS_INFORMED_OF_INCIDENT = ("subjects_informed_of_incident", "Subjects informed of incident")
+    INCIDENT_OUTCOME = ("incident_outcome", "Incident outcome")
+    LESSONS_LEARNED = ("lessons_learned", "Lessons learned")
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldDef:
+    key: FieldKey
+    format: FieldFormat
+    trackers: tuple[TrackerKey, ...]
+    values: type[enum.Enum] | ConfiguredValues | None = None
+    multiple: bool = False
+    # "Used as a filter" in Redmine: the service (or a report) queries by it.
+    filter: bool = False
+    description: str = ""
+
+    def value_names(self) -> tuple[str, ...]:
+        if isinstance(self.values, type):
+            return tuple(v.value for v in self.values)
+        return ()
+
+
+_IR = TrackerKey.INFORMATION_REQUEST
+_ESC = TrackerKey.ESCALATION
+_REV = TrackerKey.RETENTION_REVIEW
+_INC = TrackerKey.INFORMATION_INCIDENT
+F = FieldFormat
+
+
+def _d(key, fmt, tracker=_IR, values=None, multiple=False, filter=False, description=""):
+    trackers = tracker if isinstance(tracker, tuple) else (tracker,)
+    return FieldDef(key, fmt, trackers, values, multiple, filter, description)
+
+
+FIELDS: dict[FieldKey, FieldDef] = {
+    d.key: d
+    for d in (
+        _d(FieldKey.REQUEST_DIRECTION, F.LIST, values=RequestDirection, filter=True),
+        _d(FieldKey.REQUEST_CHANNEL, F.LIST, values=RequestChannel, filter=True),
+        _d(FieldKey.REQUESTER_NAME, F.STRING),
+        _d(FieldKey.REQUESTER_ROLE, F.STRING),
+        _d(FieldKey.REQUESTER_ORGANISATION, F.STRING),
+        _d(FieldKey.REQUESTER_EMAIL, F.STRING),
+        _d(FieldKey.REQUESTER_PHONE, F.STRING),
+        _d(FieldKey.IDENTITY_CHECK, F.LIST, values=IdentityCheck),
+        _d(FieldKey.RECIPIENT_ENTITLEMENT, F.LIST, values=RecipientEntitlement),
+        _d(FieldKey.URGENCY, F.LIST, values=Urgency, filter=True),
+        _d(FieldKey.INFORMATION_REQUESTED, F.TEXT),
+        _d(FieldKey.PURPOSE_OF_SHARING, F.TEXT),
+        _d(FieldKey.CASE_REFERENCE, F.STRING),
+        _d(FieldKey.DECISION, F.LIST, values=Decision, filter=True),
+        _d(FieldKey.DECISION_REASONS, F.TEXT),
+        _d(FieldKey.LAWFUL_BASIS, F.LIST, values=LawfulBasis),
+        _d(FieldKey.SPECIAL_CATEGORY_CONDITION, F.LIST, values=SpecialCategoryCondition),
+        _d(FieldKey.STATUTORY_POWER, F.LIST, values=StatutoryPower, multiple=True),
+        _d(FieldKey.CONSENT_STATUS, F.LIST, values=ConsentStatus),
+        _d(FieldKey.CONSENT_GIVEN_BY, F.LIST, values=ConsentGivenBy),
+        _d(FieldKey.CONSENT_DATE, F.DATE),
+        _d(FieldKey.CONSENT_NOT_SOUGHT_REASON, F.LIST, values=ConsentNotSoughtReason),
+        _d(FieldKey.PUBLIC_INTEREST_JUSTIFICATION, F.TEXT),
+        _d(FieldKey.RISK_LEVEL, F.LIST, values=RiskLevel),
+        _d(FieldKey.ADVICE_SOUGHT_FROM, F.LIST, values=AdviceSoughtFrom, multiple=True),
+        _d(FieldKey.SUBJECT_INFORMED, F.LIST, values=SubjectInformed),
+        _d(FieldKey.NOT_INFORMED_REASON, F.TEXT),
+        _d(FieldKey.INFORMATION_SHARED, F.TEXT),
+        _d(FieldKey.SHARED_WITH, F.STRING),
+        _d(FieldKey.SHARED_ON, F.DATE),
+        _d(FieldKey.SECURE_METHOD, F.LIST, values=SecureMethod),
+        _d(FieldKey.FACT_AND_OPINION_DISTINGUISHED, F.BOOL),
+        _d(FieldKey.APPROVAL_REQUIRED, F.BOOL, filter=True, description="Set by the InfoShare service."),
+        _d(FieldKey.APPROVAL_REASON, F.STRING, description="Set by the InfoShare service."),
+        _d(FieldKey.APPROVAL_DECISION, F.LIST, values=ApprovalDecision, filter=True),
+        _d(FieldKey.APPROVAL_NOTES, F.TEXT),
+        _d(FieldKey.APPROVED_BY, F.STRING, description="Set by the InfoShare service."),
+        _d(FieldKey.EMERGENCY_OVERRIDE, F.BOOL, filter=True),
+        _d(FieldKey.EMERGENCY_OVERRIDE_REASON, F.TEXT),
+        _d(FieldKey.DISAGREEMENT_RAISED, F.BOOL, filter=True),
+        _d(FieldKey.DISAGREEMENT_DETAILS, F.TEXT),
+        _d(FieldKey.RETENTION_CATEGORY, F.LIST, (_IR, _INC), ConfiguredValues.RETENTION_CATEGORIES, filter=True),
+        _d(FieldKey.RETENTION_REVIEW_DATE, F.DATE, filter=True, description="Set by the InfoShare service."),
+        _d(FieldKey.LEGAL_HOLD, F.BOOL, filter=True),
+        _d(FieldKey.ESCALATION_STAGE, F.LIST, _ESC, ConfiguredValues.ESCALATION_STAGES, filter=True),
+        _d(FieldKey.DISAGREEMENT_TYPE, F.LIST, _ESC, DisagreementType),
+        _d(FieldKey.OTHER_AGENCY, F.STRING, _ESC),
+        _d(FieldKey.POINTS_OF_DISAGREEMENT, F.TEXT, _ESC),
+        _d(FieldKey.IMPACT_ON_CHILD, F.TEXT, _ESC),
+        _d(FieldKey.AGREED_ACTIONS, F.TEXT, _ESC),
+        _d(FieldKey.ESCALATION_OUTCOME, F.LIST, _ESC, EscalationOutcome, filter=True),
+        _d(FieldKey.URGENT_ESCALATION, F.BOOL, _ESC, filter=True),
+        _d(FieldKey.REVIEW_OUTCOME, F.LIST, _REV, ReviewOutcome, filter=True),
+        _d(FieldKey.REVIEW_JUSTIFICATION, F.TEXT, _REV),
+        _d(FieldKey.NEXT_REVIEW_DATE, F.DATE, _REV),
+        _d(FieldKey.INCIDENT_TYPE, F.LIST, _INC, IncidentType, filter=True),
+        _d(FieldKey.INCIDENT_SOURCE, F.LIST, _INC, IncidentSource, filter=True),
+        _d(FieldKey.BECAME_AWARE_AT, F.DATETIME, _INC),
+        _d(FieldKey.PERSONAL_DATA_INVOLVED, F.BOOL, _INC),
+        _d(FieldKey.RISK_TO_INDIVIDUALS, F.LIST, _INC, RiskToIndividuals),
+        _d(FieldKey.CONTAINMENT_ACTIONS, F.TEXT, _INC),
+        _d(FieldKey.ICO_REPORT_DECISION, F.LIST, _INC, IcoReportDecision, filter=True),
+        _d(FieldKey.ICO_DECISION_REASON, F.TEXT, _INC),
+        _d(FieldKey.ICO_REPORTED_AT, F.DATETIME, _INC),
+        _d(FieldKey.ICO_DEADLINE, F.DATETIME, _INC, description="Set by the InfoShare service."),
+        _d(FieldKey.SUBJECTS_INFORMED_OF_INCIDENT, F.LIST, _INC, SubjectsInformedOfIncident),
+        _d(FieldKey.INCIDENT_OUTCOME, F.LIST, _INC, IncidentOutcome, filter=True),
+        _d(FieldKey.LESSONS_LEARNED, F.TEXT, _INC),
+    )
+}
+
+assert set(FIELDS) == set(FieldKey), "every field key has a definition"
+
+
+def fields_of(tracker: TrackerKey) -> tuple[FieldDef, ...]:
+    return tuple(d for d in FIELDS.values() if tracker in d.trackers)
+
+
+# --- Reading values as Redmine stores them --------------------------------
+
+# Redmine's boolean custom fields store "1", "0" or "" (unset).
+BOOL_TRUE = "1"
+BOOL_FALSE = "0"
+
+
+def is_blank(value: Any) -> bool:
+    """A custom-field value Redmine would show as empty."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, (list, tuple)):
+        return all(is_blank(v) for v in value)
+    return False
+
+
+class CustomFieldValues(Mapping):
+    """`custom_field_values` of an issue, read a field at a time. The gate and
+    the worker rebuild a state for every save in an issue's history, and the
+    rules look at a few fields of most of them: each is found by its place in
+    the list (the same for every state of one issue), and no state's fields
+    are read into a dict unless they are all asked for."""
+
+    __slots__ = ("_entries", "_places", "_values")
+
+    def __init__(self, issue_custom_fields: Iterable[Mapping[str, Any]], names_to_keys: Mapping[str, FieldKey], names: tuple | None = None):
+        self._entries = issue_custom_fields if isinstance(issue_custom_fields, list) else list(issue_custom_fields)
+        self._places = field_places(self._entries, names_to_keys, names)
+        self._values: dict[FieldKey, Any] | None = None
+
+    @property
+    def values(self) -> dict[FieldKey, Any]:
+        if self._values is None:
+            self._values = {key: self._entries[place].get("value") for key, place in self._places.items()}
+        return self._values
+
+    def __getitem__(self, key: FieldKey) -> Any:
+        return self._entries[self._places[key]].get("value")
+
+    def get(self, key: FieldKey, default: Any = None) -> Any:
+        place = self._places.get(key)
+        return default if place is None else self._entries[place].get("value", default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._places
+
+    def __iter__(self):
+        return iter(self._places)
+
+    def __len__(self) -> int:
+        return len(self._places)
+
+    def __repr__(self) -> str:
+        return repr(self.values)
+
+
+# Where each field is in an issue's list, by the list's names: every state of
+# one issue (rebuilt from its journals) has its fields in the same order, and
+# there are few such orders, so the names are looked up once per order.
+_PLACES: dict[tuple[int, tuple], dict[FieldKey, int]] = {}
+_MAX_LAYOUTS = 256
+
+
+def field_names(issue_custom_fields: Iterable[Mapping[str, Any]]) -> tuple:
+    """The names of an issue's custom fields in their order (its layout)."""
+    return tuple(cf.get("name") for cf in issue_custom_fields)
+
+
+def field_places(entries: list, names_to_keys: Mapping[str, FieldKey], names: tuple | None = None) -> dict[FieldKey, int]:
+    """Logical key -> place in the list, for a list laid out as `names`
+    (computed from the list when not given). The last entry of a name wins."""
+    names = field_names(entries) if names is None else names
+    cache_key = (id(names_to_keys), names)
+    places = _PLACES.get(cache_key)
+    if places is None:
+        places = {}
+        for place, name in enumerate(names):
+            key = names_to_keys.get(name)
+            if key is not None:
+                places[key] = place
+        if len(_PLACES) < _MAX_LAYOUTS:
+            _PLACES[cache_key] = places
+    return places
+
+
+def custom_field_values(issue_custom_fields: Iterable[Mapping[str, Any]], names_to_keys: Mapping[str, FieldKey]) -> dict[FieldKey, Any]:
+    """Map a REST-shaped `custom_fields` list ([{id, name, value}, ...]) to
+    logical keys, ignoring fields the project does not own."""
+    return dict(CustomFieldValues(issue_custom_fields, names_to_keys).values)
+
+
+
+# --- A typed snapshot of an issue -------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class IssueState:
+    """What the rules look at: one issue at one moment, with custom fields by
+    logical key. Values stay as Redmine stores them (strings, lists of strings
+    for multiple fields, None or "" when empty); the helpers interpret them."""
+
+    id: int | None
+    tracker: TrackerKey | None  # None: a tracker InfoShare does not handle
+    status: StatusKey | None
+    fields: Mapping[FieldKey, Any]
+    project_id: int | None = None
+    author_id: int | None = None
+    assigned_to_id: int | None = None
+    created_on: dt.datetime | None = None
+    closed_on: dt.datetime | None = None
+    start_date: dt.date | None = None
+    due_date: dt.date | None = None
+    # Issues this one is related to (Redmine relations, any type).
+    related_ids: frozenset[int] = frozenset()
+
+    def raw(self, key: FieldKey) -> Any:
+        return self.fields.get(key)
+
+    def is_set(self, key: FieldKey) -> bool:
+        return not is_blank(self.fields.get(key))
+
+    def value(self, key: FieldKey) -> str | None:
+        """A single-valued field's value, or None when empty."""
+        value = self.fields.get(key)
+        if isinstance(value, (list, tuple)):
+            value = next((v for v in value if not is_blank(v)), None)
+        return None if is_blank(value) else str(value)
+
+    def values(self, key: FieldKey) -> tuple[str, ...]:
+        value = self.fields.get(key)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(str(v) for v in items if not is_blank(v))
+
+    def flag(self, key: FieldKey) -> bool:
+        """A boolean field is yes only when Redmine stores "1"."""
+        return self.value(key) == BOOL_TRUE
+
+    def date(self, key: FieldKey) -> dt.date | None:
+        value = self.value(key)
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+
+    def is_one_of(self, key: FieldKey, allowed: Iterable[enum.Enum]) -> bool:
+        return self.value(key) in {a.value for a in allowed}
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """A Redmine timestamp ("2026-11-21T10:00:00Z") as an aware datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _ref_id(value: Any) -> int | None:
+    return value.get("id") if isinstance(value, dict) else None
+
+
+def _parse_date(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def related_ids(issue: Mapping[str, Any]) -> frozenset[int]:
+    """The ids of the issues a REST issue (with `include=relations`) relates to."""
+    own = issue.get("id")
+    found = set()
+    for relation in issue.get("relations") or []:
+        for key in ("issue_id", "issue_to_id"):
+            other = relation.get(key)
+            if other is not None and other != own:
+                found.add(other)
+    return frozenset(found)
+
+
+def issue_state(
+    issue: Mapping[str, Any],
+    *,
+    tracker_keys: Mapping[str, TrackerKey],
+    status_keys: Mapping[str, StatusKey],
+    field_keys: Mapping[str, FieldKey],
+    names: tuple | None = None,
+) -> IssueState:
+    """Read a REST-shaped issue (`GET /issues/:id.json`, an event, a gate
+    call) with the site's names mapped to logical keys. `names` is the
+    layout of its custom fields when the caller knows it (every state of one
+    issue shares one)."""
+    tracker = issue.get("tracker") or {}
+    status = issue.get("status") or {}
+    return IssueState(
+        id=issue.get("id"),
+        tracker=tracker_keys.get(tracker.get("name")),
+        status=status_keys.get(status.get("name")),
+        fields=CustomFieldValues(issue.get("custom_fields") or [], field_keys, names),
+        project_id=_ref_id(issue.get("project")),
+        author_id=_ref_id(issue.get("author")),
+        assigned_to_id=_ref_id(issue.get("assigned_to")),
+        created_on=parse_time(issue.get("created_on")),
+        closed_on=parse_time(issue.get("closed_on")),
+        start_date=_parse_date(issue.get("start_date")),
+        due_date=_parse_date(issue.get("due_date")),
+        related_ids=related_ids(issue),
+    )

@@ -1,1 +1,0 @@
-"""The Redmine adapter: a python-redmine client with real timeouts and retries."""
