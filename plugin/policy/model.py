@@ -7,6 +7,7 @@ one executor elsewhere performs the actions.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import datetime as dt
 import enum
@@ -87,12 +88,12 @@ def violation_identity(rule: str, field: str | None, code: str) -> str:
 # of it) and its planner there.
 
 
-class Action:
-    """Something the service does in Redmine. `audit` says what, for the
-    audit log: kinds and names, never a value."""
+class Action(abc.ABC):
+    """Something the service does in Redmine."""
 
+    @abc.abstractmethod
     def audit(self) -> dict[str, Any]:
-        return {}
+        """What it does, for the audit log: kinds and names, never a value."""
 
 
 class Milestone(str, enum.Enum):
