@@ -40,6 +40,12 @@ def require_debian_redmine() -> None:
         )
 
 
+def redmine_package_version() -> str:
+    """The host's Redmine package version (for cache keys)."""
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "redmine"], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
 def ensure_web_server_gem() -> None:
     """Debian's Gemfile loads no web server; a Gemfile.local naming webrick
     (packaged as ruby-webrick) lets `rails server` start."""

@@ -70,7 +70,7 @@ class DemoSeeder:
         trackers = self._ids("/trackers.json", "trackers")
         roles = {r["name"]: r["id"] for r in self.reader.get("/roles.json")["roles"]}
         groups = self._ids("/groups.json", "groups")
-        users = {u["login"]: u["id"] for u in self.reader.get_all("/users.json", "users", status="")}
+        users = {u["login"]: u["id"] for u in self.reader.users()}
 
         for user in DEMO_USERS:
             if user.login not in users:

@@ -1,12 +1,14 @@
 """The local stack: a real Redmine (Debian's package, its own SQLite instance,
 the shim installed and provisioned, the demo project and users) plus the
-InfoShare web service and worker. `python -m devstack up` (`make run`) is idempotent: a second
+InfoShare web service and worker. The Redmine is Debian 12's 5.0 on this
+machine, or Debian 13's 6.0 in a chroot (`RedmineRelease`). `python -m devstack up` (`make run`) is idempotent: a second
 run reuses the instance, the configuration and any process still running.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import secrets
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin.adapters.config_file import load_config
-from devstack import debian, processes
+from devstack import debian, processes, trixie
 from devstack.demo import DEMO_PASSWORD, DEMO_USERS, DemoSeeder
 from plugin.provisioning.spec import build_spec
 from plugin.adapters.redmine.client import make_redmine
@@ -54,6 +56,38 @@ def stack_config_text(*, redmine_url: str, api_key: str, service_url: str, datab
     )
 
 
+class RedmineRelease(str, enum.Enum):
+    """The Redmines a stack can run: Debian's packages, one per release."""
+
+    DEBIAN_12 = "5.0"  # the host's own package
+    DEBIAN_13 = "6.0"  # Debian 13's package in a chroot (devstack/trixie.py)
+
+    @property
+    def label(self) -> str:
+        return f"Redmine {self.value}"
+
+
+def prepare_release(release: RedmineRelease) -> bool:
+    """What every instance of a release needs, installed or built if missing:
+    the package (or the chroot), the web server, the serial-requests option
+    and the shim. Returns True when the shim changed."""
+    if release is RedmineRelease.DEBIAN_13:
+        trixie.ensure_chroot()
+        trixie.ensure_serial_requests_option()
+        return trixie.install_shim()
+    debian.require_debian_redmine()
+    debian.ensure_web_server_gem()
+    debian.ensure_serial_requests_option()
+    return debian.install_shim()
+
+
+def release_version(release: RedmineRelease) -> str:
+    """The installed package's exact version (for cache keys)."""
+    if release is RedmineRelease.DEBIAN_13:
+        return trixie.redmine_package_version()
+    return debian.redmine_package_version()
+
+
 @dataclasses.dataclass
 class Stack:
     root: Path
@@ -63,6 +97,7 @@ class Stack:
     smtp_port: int | None = None
     web_workers: int = 2
     info_path: Path | None = None  # where up() writes the stack's description
+    release: RedmineRelease = RedmineRelease.DEBIAN_12
 
     # -- paths ------------------------------------------------------------------
 
@@ -98,6 +133,8 @@ class Stack:
 
     @property
     def instance(self) -> debian.RedmineInstance:
+        if self.release is RedmineRelease.DEBIAN_13:
+            return trixie.ChrootRedmineInstance(self.instance_name)
         return debian.RedmineInstance(self.instance_name)
 
     # -- configuration ----------------------------------------------------------
@@ -152,10 +189,7 @@ class Stack:
     def prepare_redmine(self) -> bool:
         """Install what Redmine needs and create the instance if it is new.
         Returns True when the shim changed (a running Redmine must restart)."""
-        debian.require_debian_redmine()
-        debian.ensure_web_server_gem()
-        debian.ensure_serial_requests_option()
-        changed = debian.install_shim()
+        changed = prepare_release(self.release)
         instance = self.instance
         if not instance.db_path.exists():
             instance.create()

@@ -150,7 +150,8 @@ def reconcile(ctx: CommandContext, since: str | None, dry_run: bool) -> None:
     report = _run_job(lambda: services.reconciler.run(_parse_since(since, config)))
     prefix = "Dry run: " if dry_run else ""
     click.echo(
-        f"{prefix}checked {report.issues} issue(s) updated since {report.window_start.isoformat()}: "
+        f"{prefix}checked {report.issues} issue(s) updated since {report.window_start.isoformat()}"
+        f"{f' ({report.unchanged} more unchanged since judged)' if report.unchanged else ''}: "
         f"{report.new_breaches} new breach(es), {report.resolved_breaches} resolved, {report.actions_applied} action(s) applied."
     )
     _echo_problems(report.problems)
@@ -493,7 +494,7 @@ def doctor(ctx: CommandContext, admin_api_key: str | None) -> None:
     import requests
     from redminelib.exceptions import AuthError, ForbiddenError
 
-    from plugin.provisioning.doctor import compare
+    from plugin.provisioning.doctor import compare, manual_checks
     from plugin.provisioning.live import gather_live_state
     from plugin.provisioning.spec import build_spec
     from plugin.adapters.redmine.client import RedmineUnavailable, make_redmine
@@ -502,7 +503,8 @@ def doctor(ctx: CommandContext, admin_api_key: str | None) -> None:
     spec = build_spec(config)
     client = make_redmine(config.redmine, api_key=admin_api_key or config.redmine.api_key)
     try:
-        live = gather_live_state(client, spec, config.redmine.projects)
+        owner = config.redmine.webhook_owner_login if config.redmine.native else None
+        live = gather_live_state(client, spec, config.redmine.projects, webhook_owner=owner)
     except (AuthError, ForbiddenError):
         raise click.ClickException(
             f"Redmine at {config.redmine.url} refused the API key. doctor reads administrator-only "
@@ -511,14 +513,24 @@ def doctor(ctx: CommandContext, admin_api_key: str | None) -> None:
     except (requests.RequestException, RedmineUnavailable) as exc:
         raise click.ClickException(f"Redmine at {config.redmine.url} cannot be reached ({type(exc).__name__}).") from None
     findings = compare(spec, live)
+    if config.redmine.native:
+        click.echo("Redmine 7's webhooks (redmine.events_from = \"native\"): no gate, so nothing is refused when saved; "
+                   "the worker and the reconciler record what breaks a rule.")
+        if live.shim_state is not None:
+            click.echo("The redmine_infoshare plugin is installed: set redmine.events_from = \"shim\" to have its gate.")
     if not findings:
         click.echo(f"Redmine at {config.redmine.url} matches the InfoShare spec: complete.")
-        return
-    click.echo(f"Redmine at {config.redmine.url} is incomplete: {len(findings)} problem(s).")
-    for finding in findings:
-        click.echo(f"  - {finding}")
-    click.echo("Apply the spec (see README, 'Attaching to an existing Redmine') and run doctor again.")
-    sys.exit(1)
+    else:
+        click.echo(f"Redmine at {config.redmine.url} is incomplete: {len(findings)} problem(s).")
+        for finding in findings:
+            click.echo(f"  - {finding}")
+        click.echo("Apply the spec (see README, 'Attaching to an existing Redmine') and run doctor again.")
+    if config.redmine.native:
+        click.echo("Only Redmine's web pages show these (there is no REST API for them); check them by hand:")
+        for check in manual_checks(config.service.public_url.rstrip("/") + "/v1/events"):
+            click.echo(f"  - {check}")
+    if findings:
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

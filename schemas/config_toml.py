@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import re
 from typing import Any, Mapping
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ import holidays
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from plugin.domain.configuration import (
+    EventsFrom,
     ASSIGNEE_OWNER,
     CORE_PERSONAL_FIELDS,
     DEFAULT_ANONYMISE_FIELDS,
@@ -95,9 +97,12 @@ class RedmineSchema(_Strict):
     connect_timeout = fields.Float(load_default=3.0, validate=validate.Range(min=0.1, max=60))
     read_timeout = fields.Float(load_default=15.0, validate=validate.Range(min=0.1, max=300))
     retries = fields.Integer(load_default=3, validate=validate.Range(min=0, max=10))
+    events_from = fields.String(load_default=EventsFrom.SHIM.value, validate=_one_of(EventsFrom))
+    webhook_owner = fields.String(load_default="")
 
     @post_load
     def make(self, data, **_):
+        data["events_from"] = EventsFrom(data["events_from"])
         if not data["api_key"]:
             raise ValidationError(
                 "is missing: the InfoShare service's Redmine API key; "
@@ -380,7 +385,9 @@ class RetentionSchema(_Strict):
 
 
 class ReconcilerSchema(_Strict):
-    interval_minutes = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1440))
+    # Default: 10 minutes with the shim; 1 with Redmine 7's webhooks, which
+    # never send a delivery again (ConfigSchema.make).
+    interval_minutes = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=1440))
     overlap_minutes = fields.Integer(load_default=5, validate=validate.Range(min=0, max=1440))
     breach_assignee = fields.String(load_default=GroupKey.MASH_MANAGERS.value, validate=_one_of(GroupKey))
 
@@ -458,9 +465,57 @@ class ConfigSchema(_Strict):
     inbox = fields.Nested(InboxSchema)
     scheduler = fields.Nested(SchedulerSchema)
 
+    @validates_schema
+    def native_needs_a_reachable_url(self, data, **_):
+        redmine, service = data.get("redmine"), data.get("service")
+        if redmine is None or service is None or not redmine.native:
+            return
+        refused = _refused_by_redmine7(service.public_url)
+        if refused:
+            raise ValidationError(
+                f"is {refused}, which Redmine 7 refuses as a webhook URL (when the webhook is saved and at every delivery); "
+                "with redmine.events_from = \"native\" give the address Redmine reaches this service at, such as "
+                "http://10.0.0.5:5005 or https://infoshare.example.org, and bind the service there",
+                "service.public_url",
+            )
+
     @post_load
     def make(self, data, **_):
+        reconciler = data["reconciler"]
+        if reconciler.interval_minutes is None:
+            every = NATIVE_RECONCILE_MINUTES if data["redmine"].native else SHIM_RECONCILE_MINUTES
+            data["reconciler"] = dataclasses.replace(reconciler, interval_minutes=every)
         return Config(**data)
+
+
+# The reconciler's default interval: with Redmine 7's webhooks a dropped
+# delivery is judged by the next pass, so passes are frequent (one Redmine
+# request each when nothing changed).
+SHIM_RECONCILE_MINUTES = 10
+NATIVE_RECONCILE_MINUTES = 1
+
+
+def _refused_by_redmine7(url: str) -> str | None:
+    """Why Redmine 7 would refuse `url` as a webhook target, if it would: it
+    refuses hosts that are (or resolve to) loopback, link-local, unspecified
+    or multicast addresses (lib/webhook_endpoint_validator.rb). Only what the
+    URL itself says is checked here; a name is not resolved."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "a loopback address (localhost)"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    for test, what in (
+        (address.is_loopback, "a loopback address"),
+        (address.is_link_local, "a link-local address"),
+        (address.is_unspecified, "the unspecified address"),
+        (address.is_multicast, "a multicast address"),
+    ):
+        if test:
+            return f"{what} ({host})"
+    return None
 
 
 def load_config_data(data: Mapping[str, Any], source: str = "") -> Config:

@@ -1,15 +1,17 @@
 """Markers follow the folders: tests/unit, tests/integration, tests/e2e.
 
-The session's real Redmine (Debian's package, the real shim), with the real
-service and scheduler, and an SMTP sink Redmine delivers to: shared by the
-integration and browser tests. If Redmine cannot be started they error; they
-never skip.
+The session's real Redmines (Debian's packages: 5.0 on this machine, 6.0 from
+Debian 13 in a chroot; the real shim), each with the real service and
+scheduler, and an SMTP sink Redmine delivers to: shared by the integration and
+browser tests. If a Redmine cannot be built or started its tests error with the
+reason; they never skip.
 """
 
 from pathlib import Path
 
 import pytest
 
+from devstack.stack import RedmineRelease
 from tests.support.redmine_env import LiveStack, snapshot
 from tests.support.rest import RedmineRest
 from tests.support.smtp import SmtpSink
@@ -24,9 +26,81 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(_FOLDER_MARKERS[folder])
 
 
-@pytest.fixture(scope="session")
-def redmine_snapshot():
-    return snapshot()
+def pytest_generate_tests(metafunc):
+    """A test marked `redmines(...)` runs once on each release it names (its
+    `live`, `rest` and `redmine_web` are that release's); others run on
+    Debian 12's Redmine 5.0."""
+    marker = metafunc.definition.get_closest_marker("redmines")
+    if marker is not None and "redmine_release" in metafunc.fixturenames:
+        metafunc.parametrize("redmine_release", marker.args, ids=[f"redmine{r.value}" for r in marker.args])
+
+
+class Stacks:
+    """The session's stacks, one per release, each started when a test first
+    needs it: a snapshot copy, its own ports, the real service and scheduler.
+    A release whose Redmine cannot be built or started fails the tests that
+    need it, with the reason; nothing is skipped."""
+
+    def __init__(self, smtp_port: int, tmp_path_factory):
+        self.smtp_port = smtp_port
+        self.tmp = tmp_path_factory
+        self._live: dict[RedmineRelease, LiveStack] = {}
+        self._fresh: dict[RedmineRelease, LiveStack] = {}
+        self._rest: dict[RedmineRelease, RedmineRest] = {}
+        self._web: dict[RedmineRelease, dict] = {}
+        self._failed: dict[RedmineRelease, str] = {}
+
+    def _start(self, release: RedmineRelease, *, fresh: bool) -> LiveStack:
+        if release in self._failed:
+            raise RuntimeError(self._failed[release])
+        try:
+            snap = snapshot(release)
+            name = f"{'fresh' if fresh else 'live'}{release.value.replace('.', '')}"
+            stack = LiveStack.from_snapshot(snap, self.tmp.mktemp(name), use_fresh=fresh, smtp_port=None if fresh else self.smtp_port)
+            stack.start_redmine()
+            if not fresh:
+                stack.start_service()
+        except Exception as exc:
+            self._failed[release] = f"{release.label} could not be started for the tests: {exc}"
+            raise RuntimeError(self._failed[release]) from exc
+        return stack
+
+    def live(self, release: RedmineRelease) -> LiveStack:
+        if release not in self._live:
+            self._live[release] = self._start(release, fresh=False)
+        return self._live[release]
+
+    def fresh(self, release: RedmineRelease) -> LiveStack:
+        """A Redmine of that release as installed: not provisioned, no service."""
+        if release not in self._fresh:
+            self._fresh[release] = self._start(release, fresh=True)
+        return self._fresh[release]
+
+    def rest(self, release: RedmineRelease) -> RedmineRest:
+        if release not in self._rest:
+            stack = self.live(release)
+            self._rest[release] = RedmineRest(stack.redmine_url, stack.admin_key_path.read_text().strip(), stack.config())
+        return self._rest[release]
+
+    def web(self, release: RedmineRelease):
+        """Web sessions of the demo users, logged in once each."""
+        from devstack.demo import DEMO_PASSWORD
+        from tests.support.webform import WebSession
+
+        stack = self.live(release)
+        sessions = self._web.setdefault(release, {})
+
+        def session(login: str) -> WebSession:
+            if login not in sessions:
+                sessions[login] = WebSession(stack.redmine_url)
+                sessions[login].login(login, DEMO_PASSWORD)
+            return sessions[login]
+
+        return session
+
+    def teardown(self) -> None:
+        for stack in [*self._live.values(), *self._fresh.values()]:
+            stack.teardown()
 
 
 @pytest.fixture(scope="session")
@@ -37,37 +111,32 @@ def smtp_sink():
 
 
 @pytest.fixture(scope="session")
-def live(redmine_snapshot, smtp_sink, tmp_path_factory) -> LiveStack:
+def stacks(smtp_sink, tmp_path_factory):
     """Redmine delivers its notification e-mail to the session's SMTP sink."""
-    stack = LiveStack.from_snapshot(redmine_snapshot, tmp_path_factory.mktemp("live"), smtp_port=smtp_sink.port)
-    try:
-        stack.start_redmine()
-        stack.start_service()
-        yield stack
-    finally:
-        stack.teardown()
+    pool = Stacks(smtp_sink.port, tmp_path_factory)
+    yield pool
+    pool.teardown()
 
 
-@pytest.fixture(scope="session")
-def rest(live) -> RedmineRest:
-    return RedmineRest(live.redmine_url, live.admin_key_path.read_text().strip(), live.config())
+@pytest.fixture
+def redmine_release() -> RedmineRelease:
+    return RedmineRelease.DEBIAN_12
 
 
-@pytest.fixture(scope="session")
-def redmine_web(live):
-    """Web sessions of the demo users, logged in once each: redmine_web("manager1")."""
-    from devstack.demo import DEMO_PASSWORD
-    from tests.support.webform import WebSession
+@pytest.fixture
+def live(stacks, redmine_release) -> LiveStack:
+    return stacks.live(redmine_release)
 
-    sessions: dict[str, WebSession] = {}
 
-    def session(login: str) -> WebSession:
-        if login not in sessions:
-            sessions[login] = WebSession(live.redmine_url)
-            sessions[login].login(login, DEMO_PASSWORD)
-        return sessions[login]
+@pytest.fixture
+def rest(stacks, redmine_release) -> RedmineRest:
+    return stacks.rest(redmine_release)
 
-    return session
+
+@pytest.fixture
+def redmine_web(stacks, redmine_release):
+    """Web sessions of the demo users: redmine_web("manager1")."""
+    return stacks.web(redmine_release)
 
 
 def pytest_terminal_summary(terminalreporter):

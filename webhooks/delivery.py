@@ -29,10 +29,24 @@ def is_native() -> bool:
     return NATIVE_SIGNATURE_HEADER in request.headers and SHIM_SIGNATURE_HEADER not in request.headers
 
 
+def _looks_native(body: bytes) -> bool:
+    """Whether an unsigned body has Redmine 7's webhook shape (a type, a
+    timestamp and data, no delivery id): read for the error message only, so
+    a byte search, not a parse, before the body is trusted."""
+    return b'"data"' in body and b'"timestamp"' in body and b'"delivery_id"' not in body
+
+
 def verify(body: bytes, *, allow_native: bool) -> None:
     config = current_app.config["INFOSHARE"]
     secrets = config.webhook.secrets_at(dt.datetime.now(dt.timezone.utc))
     try:
+        unsigned = NATIVE_SIGNATURE_HEADER not in request.headers and SHIM_SIGNATURE_HEADER not in request.headers
+        if allow_native and unsigned and _looks_native(body):
+            raise SignatureError(
+                "missing_signature",
+                f"The {NATIVE_SIGNATURE_HEADER} header is missing. Redmine 7 signs a webhook only when it has a secret: "
+                "give the webhook (Administration, Webhooks) the same secret as the service's webhook.secret.",
+            )
         if allow_native and is_native():
             verify_native(secrets, request.headers.get(NATIVE_SIGNATURE_HEADER), body)
         else:

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from plugin.adapters.metrics import web_metrics
 from schemas.error_messages import flatten_errors
 from plugin.domain.event import Event
-from schemas.event_payloads import NativeEventSchema, ShimEventSchema, UnknownEventType
+from schemas.event_payloads import ShimEventSchema, UnknownEventType, load_native
 from webhooks.delivery import is_native, parse_object, verify
 from webhooks.errors import ApiError
 
@@ -19,14 +19,19 @@ log = logging.getLogger("infoshare.events")
 bp = Blueprint("events", __name__)
 # Built once: a schema instance keeps no state between loads, and building
 # one (with its nested fields) costs more than a load.
-_SCHEMAS = {True: NativeEventSchema(), False: ShimEventSchema()}
+_SHIM = ShimEventSchema()
 
 
-def _load(data: dict, native: bool) -> Event:
-    schema = _SCHEMAS[native]
+class OtherObject(Exception):
+    """A Redmine 7 webhook about something other than an issue."""
+
+
+def _load(data: dict, body: bytes, native: bool) -> Event:
     try:
-        return schema.load(data)
+        return load_native(data, body) if native else _SHIM.load(data)
     except UnknownEventType as exc:
+        if native and exc.other_object:
+            raise OtherObject() from None
         raise ApiError(422, "unknown_event_type", str(exc)) from None
     except ValidationError as exc:
         raise ApiError(
@@ -41,7 +46,12 @@ def receive_event():
         body = request.get_data(cache=False)
         native = is_native()
         verify(body, allow_native=True)
-        event = _load(parse_object(body), native)
+        event = _load(parse_object(body), body, native)
+    except OtherObject:
+        # Acknowledged, not refused: Redmine logs every refusal, and a hook set
+        # to send time entries or wiki pages as well would fill its log.
+        counter.labels(outcome="ignored").inc()
+        return jsonify({"status": "ignored", "reason": "InfoShare handles issue events only"}), 200
     except ApiError as exc:
         counter.labels(outcome=exc.code).inc()
         raise

@@ -20,6 +20,13 @@ from plugin.domain.record import FieldKey, RequestChannel, Urgency
 # ---------------------------------------------------------------------------
 
 
+class EventsFrom(str, enum.Enum):
+    """How Redmine tells the service of saves."""
+
+    SHIM = "shim"  # redmine_infoshare (Redmine 5.x, 6.x and 7.x): events and the gate
+    NATIVE = "native"  # Redmine 7's own webhooks, without the shim: events only, no gate
+
+
 @dataclasses.dataclass(frozen=True)
 class RedmineConfig:
     url: str
@@ -29,6 +36,19 @@ class RedmineConfig:
     connect_timeout: float
     read_timeout: float
     retries: int
+    events_from: EventsFrom = EventsFrom.SHIM
+    # Whose Redmine 7 webhook sends the events (the payload is rendered as
+    # they see the issue); `infoshare doctor` checks their permissions.
+    # Empty: the service user.
+    webhook_owner: str = ""
+
+    @property
+    def native(self) -> bool:
+        return self.events_from is EventsFrom.NATIVE
+
+    @property
+    def webhook_owner_login(self) -> str:
+        return self.webhook_owner or self.bot_login
 
 
 @dataclasses.dataclass(frozen=True)

@@ -177,8 +177,18 @@ def since(all_changes: list[Change], moment: dt.datetime) -> list[Change]:
     return [c for c in all_changes if c.at is None or c.at >= moment]
 
 
-def for_journal(all_changes: list[Change], journal_id: int | None) -> list[Change]:
-    """The save a journal records (the creation for None). A save that changed
-    nothing Redmine journals has no journal: then the latest state is judged."""
-    match = [c for c in all_changes if c.journal_id == journal_id]
-    return match or all_changes[-1:]
+# The mark of a history judged up to its creation (journal ids start at 1).
+CREATION_MARK = 0
+
+
+def after(all_changes: list[Change], last_judged: int | None) -> list[Change]:
+    """The saves after the last one judged (`last_judged`: a journal id, or
+    CREATION_MARK; None when nothing was judged yet: every save)."""
+    if last_judged is None:
+        return list(all_changes)
+    return [c for c in all_changes if c.journal_id is not None and c.journal_id > last_judged]
+
+
+def judged_mark(all_changes: list[Change]) -> int:
+    """The mark of a history judged to its end: its latest journal id."""
+    return max((c.journal_id for c in all_changes if c.journal_id is not None), default=CREATION_MARK)

@@ -44,6 +44,19 @@ class LiveState:
     bot: dict[str, Any] | None
     shim_state: dict[str, Any] | None
     projects: dict[str, dict[str, Any] | None]  # identifier -> {trackers, bot_roles} or None
+    # With Redmine 7's webhooks (redmine.events_from = "native"): the hook's
+    # owner as REST shows them, {"login", "user" (or None), "projects":
+    # {identifier: [role, ...]}}, each role with its permissions and issues_visibility.
+    webhook_owner: dict[str, Any] | None = None
+
+
+# What a Redmine 7 webhook's owner needs in each InfoShare project: the hook
+# sends only events of issues its owner may see, in projects where they may
+# use webhooks (app/models/webhook.rb, hooks_for).
+WEBHOOK_OWNER_NEEDS = ("use_webhooks", "view_issues")
+# Without it a private note saved with changes comes with no journal (the
+# worker still judges the save; the delivery only says less).
+WEBHOOK_OWNER_SHOULD = ("view_private_notes",)
 
 
 def _by_name(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -158,6 +171,8 @@ def _rule_key(r: dict[str, Any]) -> tuple:
 
 def _compare_shim(spec: Spec, live: LiveState) -> list[Finding]:
     state = live.shim_state
+    if state is None and live.webhook_owner is not None:
+        return []  # Redmine 7's webhooks without the shim: see manual_checks
     if state is None:
         return [
             Finding(
@@ -255,6 +270,48 @@ def _compare_projects(spec: Spec, live: LiveState) -> list[Finding]:
     return out
 
 
+def _compare_webhook_owner(spec: Spec, live: LiveState) -> list[Finding]:
+    owner = live.webhook_owner
+    if owner is None:
+        return []
+    what = f"webhook owner {owner['login']!r}"
+    user = owner.get("user")
+    if user is None:
+        return [Finding(FindingKind.MISSING, what, "no such user; set redmine.webhook_owner to the login the Redmine 7 webhook belongs to")]
+    out = []
+    if user.get("status", 1) != 1:
+        out.append(Finding(FindingKind.DIFFERENT, what, "is locked or not active: Redmine 7 sends nothing for an inactive owner's webhook"))
+    if user.get("admin"):
+        return out  # an administrator sees every issue and may use webhooks everywhere
+    for identifier, roles in owner.get("projects", {}).items():
+        if not roles:
+            out.append(Finding(FindingKind.MISSING, f"{what} in project {identifier!r}", "not a member: the webhook sends nothing from this project"))
+            continue
+        granted = {p for r in roles for p in r.get("permissions") or []}
+        for permission in WEBHOOK_OWNER_NEEDS:
+            if permission not in granted:
+                out.append(Finding(FindingKind.MISSING, f"{what} in project {identifier!r}", f"no role gives {permission}"))
+        for permission in WEBHOOK_OWNER_SHOULD:
+            if permission not in granted:
+                out.append(Finding(FindingKind.DIFFERENT, f"{what} in project {identifier!r}",
+                                   f"no role gives {permission}: private notes saved with changes arrive without their journal"))
+        if not any(r.get("issues_visibility") == "all" for r in roles if "view_issues" in (r.get("permissions") or [])):
+            out.append(Finding(FindingKind.DIFFERENT, f"{what} in project {identifier!r}",
+                               "sees only some issues (role issues visibility is not 'All issues'): others send no event"))
+    return out
+
+
+def manual_checks(webhook_url: str) -> list[str]:
+    """What only Redmine's web pages show with Redmine 7's webhooks
+    (there is no REST API for them), for `infoshare doctor` to list."""
+    return [
+        "Administration > Settings > API: 'Enable webhooks' is ticked",
+        f"My account > Webhooks, logged in as the webhook owner: a webhook to {webhook_url}, active, with the service's webhook.secret as its secret",
+        "that webhook sends issue.created, issue.updated and issue.deleted, for every project in redmine.projects",
+        "the workflows and required fields of `infoshare redmine-spec`, set by hand (without the shim nothing reads them back)",
+    ]
+
+
 COMPARISONS: tuple[Callable[[Spec, LiveState], list[Finding]], ...] = (
     _compare_statuses,
     _compare_trackers,
@@ -264,6 +321,7 @@ COMPARISONS: tuple[Callable[[Spec, LiveState], list[Finding]], ...] = (
     _compare_bot,
     _compare_shim,
     _compare_projects,
+    _compare_webhook_owner,
 )
 
 

@@ -13,8 +13,8 @@ from plugin.provisioning.spec import Spec
 
 
 def _bot(reader: RestReader, login: str) -> dict[str, Any] | None:
-    # status=* includes locked users, so a locked bot is reported as such.
-    for user in reader.get_all("/users.json", "users", name=login, status=""):
+    # Locked users included, so a locked bot is reported as such.
+    for user in reader.users(name=login):
         if user.get("login") == login:
             return user
     return None
@@ -39,20 +39,47 @@ def _roles(reader: RestReader, wanted: Iterable[str]) -> list[dict[str, Any]]:
     return [reader.get(f"/roles/{r['id']}.json")["role"] for r in reader.get("/roles.json")["roles"] if r["name"] in wanted]
 
 
-def gather_live_state(redmine: Redmine, spec: Spec, projects: Iterable[str]) -> LiveState:
+def _webhook_owner(reader: RestReader, login: str, projects: Iterable[str], roles_by_id: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The Redmine 7 webhook owner's account and, per project, their roles
+    (directly or through a group) with each role's permissions."""
+    user = _bot(reader, login)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for identifier in projects:
+        try:
+            memberships = reader.get_all(f"/projects/{identifier}/memberships.json", "memberships")
+        except ResourceNotFoundError:
+            continue  # the project itself is reported missing
+        role_ids = {
+            role["id"]
+            for membership in memberships
+            if user is not None and (membership.get("user") or {}).get("id") == user["id"]
+            for role in membership.get("roles", [])
+        }
+        for role_id in role_ids - set(roles_by_id):
+            roles_by_id[role_id] = reader.get(f"/roles/{role_id}.json")["role"]
+        found[identifier] = [roles_by_id[i] for i in sorted(role_ids)]
+    return {"login": login, "user": user, "projects": found}
+
+
+def gather_live_state(redmine: Redmine, spec: Spec, projects: Iterable[str], *, webhook_owner: str | None = None) -> LiveState:
+    """Everything doctor compares; with `webhook_owner` (Redmine 7's webhooks)
+    that user's roles in the projects too."""
     reader = RestReader(redmine)
     try:
         shim_state = reader.get("/infoshare/state.json")
     except ResourceNotFoundError:
         shim_state = None
     bot = _bot(reader, spec.bot.login)
+    projects = list(projects)
+    roles = _roles(reader, (r.name for r in spec.roles))
     return LiveState(
         statuses=reader.get("/issue_statuses.json")["issue_statuses"],
         trackers=reader.get("/trackers.json")["trackers"],
-        roles=_roles(reader, (r.name for r in spec.roles)),
+        roles=roles,
         groups=reader.get_all("/groups.json", "groups"),
         custom_fields=reader.get("/custom_fields.json")["custom_fields"],
         bot=bot,
         shim_state=shim_state,
         projects={p: _project(reader, p, bot and bot.get("id")) for p in projects},
+        webhook_owner=_webhook_owner(reader, webhook_owner, projects, {r["id"]: r for r in roles}) if webhook_owner else None,
     )

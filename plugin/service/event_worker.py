@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 from plugin.adapters.store.leases import LeaseBusy, holder_id, holder_is_dead, holder_prefix
 from plugin.adapters.redmine.client import RedmineUnavailable
@@ -27,30 +27,31 @@ from plugin.adapters.store.inbox import DeliveryStatus
 from plugin.adapters.store import Store
 from plugin.clock import utcnow
 from plugin.domain import history
-from plugin.domain.event import Event, EventType
+from plugin.domain.event import Event, EventSource, EventType
 from plugin.service.judge import Judge, Source
 from plugin.service.retries import describe_error, retry_delay
 
 log = logging.getLogger("infoshare.inbox")
 
 class EventWorker:
-    """Judges the save an event names. The issue is read from Redmine, never
-    taken from the event: the event says which save to judge, not what it was."""
+    """Judges the saves an event tells of. The issue is read from Redmine,
+    never taken from the event: the event says that the issue changed, not
+    what it holds.
+
+    Every save after the last one judged for the issue is judged, not only
+    the one the event names: Redmine 7's webhooks may name no journal (a save
+    Redmine journals nothing of, or a journal its owner may not see), or only
+    the private-notes half of a save Redmine split in two, and a delivery
+    Redmine dropped is never sent again. Saves already judged are not judged
+    again, and neither are the service's own."""
 
     def __init__(self, judge: Judge):
         self.judge = judge
 
-    def _is_own(self, issue: dict[str, Any], event: Event) -> bool:
-        bot = self.judge.redmine.service_user_id()
-        if event.type is EventType.ISSUE_CREATED:
-            return (issue.get("author") or {}).get("id") == bot
-        journal = next((j for j in issue.get("journals") or [] if j["id"] == event.journal_id), None)
-        return journal is not None and (journal.get("user") or {}).get("id") == bot
-
     def handle(self, event: Event) -> str:
-        """The worker's processor. The issue is read from Redmine, never taken
-        from the payload: the payload says which save to judge, not what it was."""
         if event.type is EventType.ISSUE_DELETED:
+            if not self.judge.dry_run:
+                self.judge.store.judged.forget(event.issue_id)
             return "issue deleted"
         with self.judge.leases.hold(f"issue:{event.issue_id}"):
             return self._handle(event)
@@ -61,10 +62,26 @@ class EventWorker:
             return "issue no longer exists"
         if self.judge.state(issue).tracker is None:
             return "tracker not handled"
-        if self._is_own(issue, event):
-            return "own change"
         all_changes = history.changes(issue, self.judge.redmine.names_by_id())
-        return self.judge.check(issue, all_changes, history.for_journal(all_changes, event.journal_id), Source.EVENT).outcome
+        last = self.judge.store.judged.last(issue["id"])
+        unjudged = history.after(all_changes, last.journal_id if last else None)
+        bot = self.judge.redmine.service_user_id()
+        theirs = [c for c in unjudged if c.user_id != bot]
+        if unjudged and not theirs:
+            outcome = "own change"
+        elif not unjudged and self._names_own_save(all_changes, event, bot):
+            return "own change"
+        else:
+            outcome = self.judge.check(issue, all_changes, theirs, Source.EVENT).outcome
+        self.judge.judged_to_the_end(issue, all_changes)
+        return outcome
+
+    @staticmethod
+    def _names_own_save(all_changes: list[history.Change], event: Event, bot: int) -> bool:
+        """The event is of the service's own save (judged or not, it acts on
+        nothing): the creation or the journal it names is the service's."""
+        named = next((c for c in all_changes if c.journal_id == event.journal_id), None) if event.type is not EventType.ISSUE_CREATED else all_changes[0]
+        return named is not None and named.user_id == bot
 
 
 # Seconds to leave Redmine alone after it could not be reached.
@@ -84,6 +101,7 @@ class DrainResult:
     failed: int = 0
     parked: int = 0
     postponed: int = 0  # Redmine unreachable, or the issue busy elsewhere
+    native: int = 0  # of the processed, Redmine 7 deliveries
     redmine_unavailable: bool = False
 
     @property
@@ -102,6 +120,7 @@ class InboxWorker:
         lease_seconds: float = 120,
         batch: int = 20,
         clock: Callable[[], dt.datetime] | None = None,
+        after_native: Callable[[], None] | None = None,
     ):
         self.store = store
         self.process = process
@@ -110,6 +129,10 @@ class InboxWorker:
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.clock = clock or utcnow
+        # Called after a batch with a Redmine 7 delivery in it: Redmine 7
+        # never sends a delivery again, so each one it does send prompts a
+        # look for the saves whose deliveries it dropped.
+        self.after_native = after_native
 
     def drain(self) -> DrainResult:
         """Take one batch and handle it."""
@@ -144,7 +167,13 @@ class InboxWorker:
                 continue
             self.store.inbox.mark_processed(row["id"], outcome, now=now)
             result.processed += 1
+            result.native += row["source"] == EventSource.REDMINE_NATIVE.value
             log.info("event processed", extra={**extra, "outcome": outcome})
+        if result.native and self.after_native is not None:
+            try:
+                self.after_native()
+            except Exception as exc:  # noqa: BLE001 - the periodic pass will look again
+                log.warning("prompted reconcile failed", extra={"error_type": type(exc).__name__})
         return result
 
     def drain_all(self, max_rounds: int = 1000) -> DrainResult:
@@ -152,7 +181,7 @@ class InboxWorker:
         total = DrainResult()
         for _ in range(max_rounds):
             result = self.drain()
-            for field in ("processed", "failed", "parked", "postponed"):
+            for field in ("processed", "failed", "parked", "postponed", "native"):
                 setattr(total, field, getattr(total, field) + getattr(result, field))
             if result.redmine_unavailable or (result.handled == 0 and result.postponed == 0):
                 total.redmine_unavailable = result.redmine_unavailable

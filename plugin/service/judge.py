@@ -248,6 +248,11 @@ class Judge:
         result.outcomes = self.act(issue, actions + list(verdict.actions), source, verdict.violations)
         return result
 
+    def judged_to_the_end(self, issue: dict[str, Any], all_changes: list[history.Change]) -> None:
+        """Mark every save of `issue` (as read) judged."""
+        if not self.dry_run:
+            self.store.judged.advance(issue["id"], history.judged_mark(all_changes), issue.get("updated_on"), now=self.clock())
+
     def _new_violations(self, steps, all_changes, judged, principals, roles, now) -> list[tuple[history.Change, Violation]]:
         """What each judged save broke that was not broken before it."""
         judged_ids = {id(c) for c in judged}

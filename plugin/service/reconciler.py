@@ -33,6 +33,7 @@ class ReconcileReport:
     cursor: dt.datetime | None = None
     problems: list[int] = dataclasses.field(default_factory=list)
     retried: int = 0
+    unchanged: int = 0  # updated in the window but judged since, so not read again
 
 
 class Reconciler:
@@ -52,7 +53,15 @@ class Reconciler:
             if issue is None:
                 return  # deleted while we looked
             all_changes = history.changes(issue, self.judge.redmine.names_by_id())
-            checked = self.judge.check(issue, all_changes, history.since(all_changes, since), Source.RECONCILER)
+            # The saves in the window, and any older one never judged (an
+            # event Redmine dropped before the window began).
+            last = self.judge.store.judged.last(issue_id)
+            wanted = {id(c) for c in history.since(all_changes, since)}
+            if last is not None:
+                wanted |= {id(c) for c in history.after(all_changes, last.journal_id)}
+            judged = [c for c in all_changes if id(c) in wanted]
+            checked = self.judge.check(issue, all_changes, judged, Source.RECONCILER)
+            self.judge.judged_to_the_end(issue, all_changes)
         report.issues += 1
         report.new_breaches += len(checked.new_breaches)
         report.resolved_breaches += len(checked.resolved_breaches)
@@ -60,6 +69,7 @@ class Reconciler:
 
     def _reconcile(self, since: dt.datetime | None) -> ReconcileReport:
         cursor = self.judge.store.cursors.get(RECONCILER_CURSOR)
+        periodic = since is None
         if since is None:
             since = (cursor - dt.timedelta(minutes=self.judge.config.reconciler.overlap_minutes)) if cursor else BEGINNING
         report = ReconcileReport(window_start=since)
@@ -72,9 +82,17 @@ class Reconciler:
             window = problem["since"] or since
             self.judge.isolated("reconcile", problem["issue_id"], lambda p=problem, w=window: self._reconcile_one(p["issue_id"], w, report), report.problems,
                           open_problems=known, since=window)
-        for ref in self.judge.each(self.judge.redmine.issues_updated_since(since)):
-            self.judge.isolated("reconcile", ref["id"], lambda r=ref: self._reconcile_one(r["id"], since, report), report.problems,
-                          open_problems=known, since=since)
+        refs = list(self.judge.redmine.issues_updated_since(since))
+        # A periodic pass leaves alone an issue unchanged since it was judged
+        # (the same updated_on): with nothing new, a pass costs one request.
+        # A window asked for (--since) judges everything in it again.
+        seen = self.judge.store.judged.updated_on([r["id"] for r in refs]) if periodic else {}
+        for ref in self.judge.each(refs):
+            if ref.get("updated_on") is not None and seen.get(ref["id"]) == ref.get("updated_on"):
+                report.unchanged += 1
+            else:
+                self.judge.isolated("reconcile", ref["id"], lambda r=ref: self._reconcile_one(r["id"], since, report), report.problems,
+                                    open_problems=known, since=since)
             updated = parse_time(ref.get("updated_on"))
             if updated and (newest is None or updated > newest):
                 newest = updated

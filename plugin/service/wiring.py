@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from typing import Callable
 
 from plugin.adapters.redmine.adapter import RedmineAdapter
@@ -22,7 +23,7 @@ from plugin.service.jobs.approval_reminders import ApprovalReminders
 from plugin.service.jobs.escalation_timers import EscalationTimers
 from plugin.service.jobs.incident_deadlines import IncidentDeadlines
 from plugin.service.jobs.retention_reviews import RetentionReviews
-from plugin.service.judge import Judge, lease_guard
+from plugin.service.judge import JobBusy, Judge, lease_guard
 from plugin.service.reconciler import Reconciler
 
 
@@ -45,7 +46,36 @@ class Services:
 
     def inbox_worker(self) -> InboxWorker:
         inbox = self.config.inbox
-        return InboxWorker(self.store, self.events.handle, max_attempts=inbox.max_attempts, keep_processed_days=inbox.keep_processed_days)
+        return InboxWorker(
+            self.store,
+            self.events.handle,
+            max_attempts=inbox.max_attempts,
+            keep_processed_days=inbox.keep_processed_days,
+            after_native=PromptedReconcile(self.reconciler),
+        )
+
+
+class PromptedReconcile:
+    """A reconciler pass prompted by a Redmine 7 delivery, at most one every
+    GAP_SECONDS (a burst of deliveries prompts one), skipped when a pass is
+    already running. A pass with nothing new costs one Redmine request."""
+
+    GAP_SECONDS = 5.0
+
+    def __init__(self, reconciler: Reconciler, monotonic: Callable[[], float] = time.monotonic):
+        self.reconciler = reconciler
+        self.monotonic = monotonic
+        self.last: float | None = None
+
+    def __call__(self) -> None:
+        now = self.monotonic()
+        if self.last is not None and now - self.last < self.GAP_SECONDS:
+            return
+        self.last = now
+        try:
+            self.reconciler.run()
+        except JobBusy:
+            pass  # the running pass looks at the same window
 
 
 def disposal_recorder(audit: AuditLog):

@@ -13,6 +13,7 @@ from tests.support.dates import iso_today as today
 from tests.support.flows import in_doubt_phone_request, notes_of, refused, route, status_of, wait_for_issue
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
+from tests.support.releases import on_both_redmines
 
 F = FieldKey
 S = StatusKey
@@ -20,6 +21,7 @@ LONDON = zoneinfo.ZoneInfo("Europe/London")
 
 
 
+@on_both_redmines
 def test_phone_request_in_doubt_needs_manager1s_approval_before_sharing(live, rest):
     issue_id = in_doubt_phone_request(rest)
     issue = wait_for_issue(rest, issue_id, lambda i: rest.field_value(i, F.APPROVAL_REQUIRED) == "1", "Approval required")
@@ -138,6 +140,7 @@ def test_an_emergency_override_shares_now_and_managers_are_reminded_each_working
     wait_until(lambda: rest.field_value(rest.issue(issue_id), F.APPROVED_BY) == "Maya Manager", what="Approved by after the retrospective approval")
 
 
+@on_both_redmines
 def test_an_administrator_who_is_not_an_approver_cannot_approve(live, rest):
     issue_id = in_doubt_phone_request(rest)
     route(live, rest, issue_id)

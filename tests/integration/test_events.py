@@ -10,6 +10,7 @@ from plugin.domain.record import FieldKey
 from tests.support.rest import intake_values
 from tests.support.webform import WebSession
 from tests.support import inbox_rows
+from tests.support.releases import on_both_redmines
 
 SENSITIVE = ("Dr Alex Example", "Example Surgery", "School attendance", "Called back on the switchboard number.", "Attendance request")
 
@@ -24,6 +25,7 @@ def _no_case_details(row) -> None:
     assert not any(s in text for s in SENSITIVE)
 
 
+@on_both_redmines
 def test_rest_create_and_update_arrive_as_verified_events(live, rest):
     issue_id = rest.create_issue("practitioner1", intake_values(), subject="Attendance request")
     rest.update_issue(
@@ -51,6 +53,7 @@ def test_rest_create_and_update_arrive_as_verified_events(live, rest):
         _no_case_details(row)
 
 
+@on_both_redmines
 def test_worker_judges_each_event_and_records_it_as_processed(live, rest):
     issue_id = rest.create_issue("practitioner2", intake_values(), subject="Worker check")
     rows = live.wait_processed(issue_id)
@@ -59,6 +62,7 @@ def test_worker_judges_each_event_and_records_it_as_processed(live, rest):
     assert "processed" in counts
 
 
+@on_both_redmines
 def test_ticket_created_in_the_web_form_arrives_as_event(live, rest):
     web = WebSession(live.redmine_url)
     web.login("practitioner1", DEMO_PASSWORD)
@@ -74,6 +78,7 @@ def test_ticket_created_in_the_web_form_arrives_as_event(live, rest):
     _no_case_details(row)
 
 
+@on_both_redmines
 def test_issues_of_other_trackers_are_not_sent(live, rest):
     # Only the three InfoShare trackers are gated; the demo project has no
     # other tracker, so a Bug in a fresh project shows the filter.

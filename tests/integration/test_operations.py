@@ -16,6 +16,7 @@ from plugin.domain.record import FieldKey
 from tests.support.dates import iso_today
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
+from tests.support.releases import on_both_redmines
 
 F = FieldKey
 CHECK_SCRIPT = Path(__file__).resolve().parents[1] / "support" / "shim_payload_check.rb"
@@ -58,6 +59,7 @@ def test_metrics_carry_the_counters_of_every_web_worker(live, rest):
     assert value(after, "infoshare_inbox_deliveries", status="processed") + value(after, "infoshare_inbox_deliveries", status="pending") > 0
 
 
+@on_both_redmines
 def test_the_gate_payload_built_from_memory_equals_a_fresh_load(live, rest):
     """Requests with long and varied histories (status changes, a multiple
     field, approvals by a manager, a service-made escalation), then every

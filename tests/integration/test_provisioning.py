@@ -10,6 +10,7 @@ import pytest
 
 from devstack.stack import BIN_DIR
 from tests.support.redmine_env import LiveStack
+from tests.support.releases import on_both_redmines
 
 
 def _doctor(stack: LiveStack) -> subprocess.CompletedProcess:
@@ -22,21 +23,17 @@ def _doctor(stack: LiveStack) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def fresh(redmine_snapshot, tmp_path_factory):
-    stack = LiveStack.from_snapshot(redmine_snapshot, tmp_path_factory.mktemp("fresh"), use_fresh=True)
-    try:
-        stack.start_redmine()
-        yield stack
-    finally:
-        stack.teardown()
+@pytest.fixture
+def fresh(stacks, redmine_release):
+    return stacks.fresh(redmine_release)
 
 
+@on_both_redmines
 def test_doctor_reports_a_fresh_redmine_as_incomplete(fresh):
     result = _doctor(fresh)
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout
-    assert "is incomplete" in out
+    assert "is incomplete" in out, result.stderr
     for expected in (
         "missing: tracker 'Information request'",
         "missing: status 'Awaiting approval'",
@@ -51,6 +48,7 @@ def test_doctor_reports_a_fresh_redmine_as_incomplete(fresh):
         assert expected in out
 
 
+@on_both_redmines
 def test_doctor_reports_the_provisioned_redmine_as_complete(live):
     result = _doctor(live)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -72,6 +70,7 @@ def _provisioned_rows(stack: LiveStack) -> dict[str, list]:
         return {name: db.execute(sql).fetchall() for name, sql in queries.items()}
 
 
+@on_both_redmines
 def test_applying_the_spec_twice_changes_nothing(live):
     # The snapshot was provisioned on other ports, so the first application
     # may only update the service URL in the plugin's settings.

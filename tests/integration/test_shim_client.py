@@ -17,6 +17,7 @@ from devstack import processes
 from devstack.stack import BIN_DIR, PROJECT_DIR
 from tests.support.rest import intake_values
 from tests.support.waiting import wait_until
+from tests.support.releases import on_both_redmines
 
 CHECK_SCRIPT = Path(__file__).resolve().parents[1] / "support" / "shim_gate_check.rb"
 
@@ -42,7 +43,7 @@ def ask_through_the_shim(live, service_url: str, **env: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def tls_service(live, tmp_path_factory):
     """The service again, behind TLS with a certificate from a test CA."""
     folder = tmp_path_factory.mktemp("tls")
@@ -66,12 +67,14 @@ def tls_service(live, tmp_path_factory):
         processes.stop_pidfile(pid)
 
 
+@on_both_redmines
 def test_the_shim_asks_the_gate_over_http(live, rest):
     issue_id = rest.create_issue("practitioner1", intake_values(), subject="Shim client over HTTP")
     answer = ask_through_the_shim(live, live.service_url)
     assert answer == {"issue_id": issue_id, "reachable": True, "messages": []}
 
 
+@on_both_redmines
 def test_the_shim_asks_the_gate_over_https_and_checks_the_certificate(live, rest, tls_service):
     url, ca = tls_service
     issue_id = rest.create_issue("practitioner1", intake_values(), subject="Shim client over HTTPS")

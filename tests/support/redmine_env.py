@@ -1,8 +1,9 @@
-"""Real Redmine instances for tests.
+"""Real Redmine instances for tests: Debian 12's Redmine 5.0 and Debian 13's
+Redmine 6.0 (in a chroot built once into /var/cache/infoshare, outside the clone).
 
 Building a provisioned Redmine takes ~20 s (migrate, default data, provision,
-demo users), so it is done once per content hash and kept as SQLite files in
-var/cache/redmine-snapshots/<hash>/. Each test session then gets its own
+demo users), so it is done once per release and content hash and kept as
+SQLite files in var/cache/redmine-snapshots/<hash>/. Each test session then gets its own
 instance: a copy of the snapshot, its own ports, the real shim, and the real
 service (gunicorn) and worker, exactly as the local stack runs them.
 """
@@ -13,8 +14,10 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -23,7 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from devstack import debian, processes
-from devstack.stack import PROJECT_DIR, Stack
+from devstack.stack import PROJECT_DIR, RedmineRelease, Stack, prepare_release, release_version
 from plugin.provisioning.spec import build_spec
 from plugin.adapters.store import Store
 from tests.support import inbox_rows
@@ -32,13 +35,9 @@ SNAPSHOT_ROOT = PROJECT_DIR / "var" / "cache" / "redmine-snapshots"
 FILES_IN_KEY = (
     PROJECT_DIR / "devstack" / "demo.py",
     PROJECT_DIR / "devstack" / "debian.py",
+    PROJECT_DIR / "devstack" / "trixie.py",
     PROJECT_DIR / "devstack" / "stack.py",
 )
-
-
-def _redmine_package_version() -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "redmine"], capture_output=True, text=True)
-    return out.stdout.strip()
 
 
 def _tree_digest(root: Path, h) -> None:
@@ -47,21 +46,27 @@ def _tree_digest(root: Path, h) -> None:
         h.update(path.read_bytes())
 
 
-def snapshot_key() -> str:
+# Bumped when how a snapshot is made changes (2: databases copied through
+# SQLite's backup, so Redmine 6's WAL is included).
+SNAPSHOT_FORMAT = 2
+
+
+def snapshot_key(release: RedmineRelease) -> str:
     """Changes whenever anything that shapes the snapshot changes."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(f"{SNAPSHOT_FORMAT}:{release.value}".encode())
     probe = Stack(root=Path(tempfile.gettempdir()) / "infoshare-probe", instance_name="probe", redmine_port=1, service_port=2)
     h.update(build_spec(probe._provisioning_config(secret="0" * 32)).dumps().encode())
     _tree_digest(debian.SHIM_SOURCE, h)
     for f in FILES_IN_KEY:
         h.update(f.read_bytes())
-    h.update(_redmine_package_version().encode())
+    h.update(release_version(release).encode())
     return h.hexdigest()[:16]
 
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     dir: Path
+    release: RedmineRelease = RedmineRelease.DEBIAN_12
 
     @property
     def fresh_db(self) -> Path:
@@ -88,13 +93,23 @@ class Snapshot:
         return (self.dir / "secret").read_text().strip()
 
 
-def _build_snapshot(target: Path) -> None:
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a Redmine SQLite database through SQLite itself:
+    Redmine 6 (Rails 7.2) keeps its database in WAL mode, so the newest
+    writes may still be in the -wal file beside it, which copying the file
+    alone would lose."""
+    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+
+
+def _build_snapshot(target: Path, release: RedmineRelease) -> None:
     work = Path(tempfile.mkdtemp(prefix="infoshare-snapshot-"))
     stack = Stack(
         root=work,
         instance_name=f"infoshare-snap-{os.getpid()}",
         redmine_port=processes.free_port(),
         service_port=processes.free_port(),
+        release=release,
     )
     try:
         stack.prepare_redmine()
@@ -102,13 +117,13 @@ def _build_snapshot(target: Path) -> None:
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        shutil.copy2(stack.instance.db_path, staging / "fresh.sqlite3")
+        copy_database(stack.instance.db_path, staging / "fresh.sqlite3")
         shutil.copy2(work / "fresh-admin.key", staging / "fresh-admin.key")
         stack.provision()
         stack.start_redmine()
         stack.seed_demo()
         stack.down()
-        shutil.copy2(stack.instance.db_path, staging / "provisioned.sqlite3")
+        copy_database(stack.instance.db_path, staging / "provisioned.sqlite3")
         shutil.copy2(stack.admin_key_path, staging / "admin.key")
         shutil.copy2(stack.bot_key_path, staging / "bot.key")
         processes.write_private(staging / "secret", stack.config().webhook.secret)
@@ -119,19 +134,18 @@ def _build_snapshot(target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def snapshot() -> Snapshot:
-    """The provisioned snapshot for the current code, built if missing."""
-    debian.require_debian_redmine()
-    debian.ensure_web_server_gem()
-    debian.ensure_serial_requests_option()
-    debian.install_shim()
+def snapshot(release: RedmineRelease = RedmineRelease.DEBIAN_12) -> Snapshot:
+    """The provisioned snapshot of `release` for the current code, built if
+    missing (and, for Redmine 6, the chroot with it: it raises, saying why,
+    when that cannot be built)."""
+    prepare_release(release)
     SNAPSHOT_ROOT.mkdir(parents=True, exist_ok=True)
-    target = SNAPSHOT_ROOT / snapshot_key()
+    target = SNAPSHOT_ROOT / snapshot_key(release)
     with open(SNAPSHOT_ROOT / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time (CI and a developer)
         if not (target / "secret").exists():
-            _build_snapshot(target)
-    return Snapshot(target)
+            _build_snapshot(target, release)
+    return Snapshot(target, release)
 
 
 class LiveStack(Stack):
@@ -147,6 +161,7 @@ class LiveStack(Stack):
             redmine_port=processes.free_port(),
             service_port=processes.free_port(),
             smtp_port=smtp_port,
+            release=snap.release,
         )
         stack.snapshot = snap
         stack.instance.remove()
@@ -169,6 +184,18 @@ class LiveStack(Stack):
         if url not in stores:
             stores[url] = Store(url)
         return stores[url]
+
+    @contextlib.contextmanager
+    def without_the_shim(self):
+        """Redmine as a Redmine 7 site without the shim sees it: no events
+        sent and no save gated (the plugin's settings turned off), put back
+        afterwards."""
+        script = Path(__file__).with_name("shim_settings.rb")
+        before = json.loads(self.instance.runner(script, {"SETTINGS": json.dumps({"events_enabled": "0", "trackers": []})}).strip().splitlines()[-1])
+        try:
+            yield
+        finally:
+            self.instance.runner(script, {"SETTINGS": json.dumps(before)})
 
     def wait_for_deliveries(self, issue_id: int, count: int, timeout: float = 15.0) -> list[dict]:
         """The inbox rows of an issue, once at least `count` have arrived."""

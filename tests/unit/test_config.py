@@ -296,3 +296,28 @@ def test_the_previous_secret_can_come_from_the_environment(tmp_path):
     path.write_text('[redmine]\nurl = "http://r.test"\n[webhook]\nprevious_secret_expires = 2030-01-01T00:00:00Z\n')
     config = load_config(path, environ={**ENV, "INFOSHARE_WEBHOOK_PREVIOUS_SECRET": "p" * 20})
     assert config.webhook.previous_secret == "p" * 20
+
+
+# --- Redmine 7's webhooks (issue 16) ----------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5005", "http://localhost:5005", "http://[::1]:5005", "http://169.254.1.2", "http://0.0.0.0:5005"])
+def test_native_mode_refuses_a_public_url_redmine_7_would_refuse(url):
+    data = {**MINIMAL, "redmine": {**MINIMAL["redmine"], "events_from": "native"}, "service": {"public_url": url}}
+    with pytest.raises(ValidationError) as refused:
+        load_config_data(data)
+    text = " ".join(flatten_errors(refused.value.messages))
+    assert "service.public_url" in text and "Redmine 7 refuses" in text
+
+
+def test_native_mode_accepts_a_lan_address_and_reconciles_every_minute():
+    native = load_config_data({**MINIMAL, "redmine": {**MINIMAL["redmine"], "events_from": "native"}, "service": {"public_url": "http://10.0.0.5:5005"}})
+    assert native.redmine.native and native.reconciler.interval_minutes == 1
+    assert native.redmine.webhook_owner_login == native.redmine.bot_login
+    shim = load_config_data(MINIMAL)
+    assert not shim.redmine.native and shim.reconciler.interval_minutes == 10
+    # The shim posts from inside Redmine, where loopback is fine.
+    assert shim.service.public_url == "http://127.0.0.1:5005"
+    chosen = load_config_data({**MINIMAL, "redmine": {**MINIMAL["redmine"], "events_from": "native"}, "service": {"public_url": "http://10.0.0.5:5005"},
+                               "reconciler": {"interval_minutes": 5}})
+    assert chosen.reconciler.interval_minutes == 5

@@ -188,3 +188,37 @@ def test_a_role_missing_from_state_is_not_reported_twice(spec, live):
 
 def test_finding_kinds():
     assert {k.value for k in FindingKind} == {"missing", "different", "extra"}
+
+
+# --- Redmine 7's webhooks without the shim (issue 16) -----------------------------
+
+
+def webhook_owner(permissions=("use_webhooks", "view_issues", "view_private_notes"), visibility="all", **user):
+    role = {"id": 40, "name": "InfoShare service", "permissions": list(permissions), "issues_visibility": visibility}
+    return {"login": "infoshare-bot", "user": {"id": 9, "login": "infoshare-bot", "status": 1, "admin": False, **user}, "projects": {"mash": [role]}}
+
+
+def test_without_the_shim_a_well_set_webhook_owner_has_no_findings(spec, live):
+    live.shim_state = None
+    live.webhook_owner = webhook_owner()
+    assert compare(spec, live) == []
+
+
+def test_the_webhook_owners_permissions_membership_and_account_are_checked(spec, live):
+    live.shim_state = None
+    live.webhook_owner = webhook_owner(permissions=("view_issues",), visibility="own")
+    out = findings(spec, live)
+    assert "missing: webhook owner 'infoshare-bot' in project 'mash' (no role gives use_webhooks)" in out
+    assert any("view_private_notes" in f for f in out)
+    assert any("sees only some issues" in f for f in out)
+    live.webhook_owner = {**webhook_owner(), "projects": {"mash": []}}
+    assert any("not a member" in f for f in findings(spec, live))
+    live.webhook_owner = webhook_owner(status=3)
+    assert any("locked or not active" in f for f in findings(spec, live))
+    live.webhook_owner = {"login": "hook-owner", "user": None, "projects": {}}
+    assert any(f.startswith("missing: webhook owner 'hook-owner'") for f in findings(spec, live))
+
+
+def test_with_the_shim_its_absence_is_a_finding(spec, live):
+    live.shim_state = None
+    assert any("redmine_infoshare plugin" in f for f in findings(spec, live))

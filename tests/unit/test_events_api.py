@@ -8,7 +8,8 @@ import time
 import pytest
 import responses
 
-from tests.support.payloads import encode, native_event, native_headers, shim_event, shim_headers
+from tests.support import redmine7
+from tests.support.payloads import encode, native_event, native_headers, rest_issue, shim_event, shim_headers
 from tests.unit.conftest import SECRET
 from tests.support import inbox_rows
 
@@ -172,11 +173,69 @@ def test_redmine7_redelivery_is_recognised_by_content(client, store):
     assert len(stored(store)) == 1
 
 
-def test_redmine7_created_event_has_no_journal(client, store):
-    body = encode(native_event(43, type="issue.created", journal_id=None))
-    assert post(client, body, native_headers(SECRET, body)).status_code == 202
+# A REST issue as Redmine returns it, for building Redmine 7 deliveries (tests/support/redmine7.py).
+REST_ISSUE = {
+    **rest_issue(43),
+    "priority": {"id": 2, "name": "Normal"},
+    "description": "",
+    "start_date": "2026-11-21",
+    "due_date": None,
+    "done_ratio": 0,
+    "is_private": False,
+    "estimated_hours": None,
+    "total_estimated_hours": None,
+    "created_on": "2026-11-21T10:00:00Z",
+    "updated_on": "2026-11-21T10:00:00Z",
+    "closed_on": None,
+    "journals": [],
+}
+
+
+def send7(client, payload, secret=SECRET):
+    sent = redmine7.body(payload)
+    return post(client, sent, redmine7.headers(secret, sent))
+
+
+def test_redmine7_created_event_has_no_journal_and_is_named_by_its_body(client, store):
+    payload = redmine7.created(REST_ISSUE)
+    assert "journals" not in payload["data"]["issue"] and payload["data"]["issue"]["custom_fields"]
+    assert send7(client, payload).status_code == 202
     (row,) = stored(store)
-    assert row["delivery_id"] == "redmine7:issue.created:43:u2026-11-21T10:00:00Z"
+    assert row["delivery_id"].startswith("redmine7:issue.created:43:sha256:")
+    assert row["journal_id"] is None
+    assert send7(client, payload).json["status"] == "duplicate"  # the very same delivery again
+
+
+def test_two_journal_less_updates_in_one_second_are_two_deliveries(client, store):
+    """Keyed by updated_on (to the second) the second was taken for the first
+    and dropped; Redmine 7 would never have sent it again."""
+    first = {**REST_ISSUE, "status": {"id": 8, "name": "Assessing", "is_closed": False}, "updated_on": "2026-11-21T10:00:07Z"}
+    second = {**first, "custom_fields": [{**REST_ISSUE["custom_fields"][0], "value": "Email"}, *REST_ISSUE["custom_fields"][1:]]}
+    assert [send7(client, redmine7.updated(i)).status_code for i in (first, second)] == [202, 202]
+    assert len({r["delivery_id"] for r in stored(store)}) == 2
+
+
+def test_a_private_note_split_from_its_changes_is_named_by_its_notes_only_journal(client, store):
+    journals = [
+        {"id": 80, "user": {"id": 10, "name": "Priya Practitioner"}, "notes": "", "private_notes": False, "created_on": "2026-11-21T10:01:00Z",
+         "details": [{"property": "attr", "name": "status_id", "old_value": "7", "new_value": "8"}]},
+        {"id": 81, "user": {"id": 10, "name": "Priya Practitioner"}, "notes": "Private", "private_notes": True, "created_on": "2026-11-21T10:01:00Z",
+         "details": []},
+    ]
+    seen = redmine7.split_private_note({**REST_ISSUE, "updated_on": "2026-11-21T10:01:00Z"}, journals)
+    assert send7(client, seen).status_code == 202
+    unseen = redmine7.split_private_note({**REST_ISSUE, "updated_on": "2026-11-21T10:01:00Z"}, journals, owner_sees_private_notes=False)
+    assert send7(client, unseen).status_code == 202
+    assert [r["journal_id"] for r in stored(store)] == [81, None]  # the worker judges every save since the last judged
+
+
+def test_redmine7_deletion_is_accepted_with_its_custom_values_gone(client, store):
+    import datetime as dt
+
+    payload = redmine7.deleted(REST_ISSUE, dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.timezone.utc))
+    assert all(cf["value"] in (None, []) for cf in payload["data"]["issue"]["custom_fields"])
+    assert send7(client, payload).status_code == 202
+    assert stored(store)[0]["event_type"] == "issue.deleted"
 
 
 def test_redmine7_bad_signature_is_refused(client, store):
@@ -186,10 +245,40 @@ def test_redmine7_bad_signature_is_refused(client, store):
     assert stored(store) == []
 
 
-def test_redmine7_other_webhook_types_are_unknown(client, store):
-    body = encode({"type": "project.created", "timestamp": "2026-11-21T10:00:00Z", "data": {"project": {"id": 1}}})
-    r = post(client, body, native_headers(SECRET, body))
+@pytest.mark.parametrize(
+    "payload",
+    [
+        redmine7.time_entry_created(310, 43, {"id": 1, "name": "MASH"}, {"id": 10, "name": "Priya Practitioner"}, "2026-11-21T10:00:00Z"),
+        redmine7.wiki_page_updated({"id": 1, "name": "MASH"}, {"id": 10, "name": "Priya Practitioner"}, "2026-11-21T10:00:00Z"),
+    ],
+    ids=["time_entry.created", "wiki_page.updated"],
+)
+def test_redmine7_webhooks_of_other_objects_are_acknowledged_and_ignored(client, store, payload):
+    """Redmine logs every refusal; a hook also set to send time entries or wiki
+    pages must not fill its log."""
+    r = send7(client, payload)
+    assert (r.status_code, r.json["status"]) == (200, "ignored")
+    assert stored(store) == []
+
+
+def test_redmine7_webhooks_of_other_objects_still_need_the_signature(client, store):
+    payload = redmine7.time_entry_created(310, 43, {"id": 1, "name": "MASH"}, {"id": 10, "name": "P"}, "2026-11-21T10:00:00Z")
+    assert send7(client, payload, secret="not-the-secret-at-all").status_code == 401
+
+
+def test_an_unknown_issue_event_is_still_refused(client, store):
+    r = send7(client, {**redmine7.created(REST_ISSUE), "type": "issue.exploded"})
     assert (r.status_code, r.json["error"]["code"]) == (422, "unknown_event_type")
+
+
+def test_an_unsigned_redmine7_delivery_is_told_to_give_the_webhook_its_secret(client, store):
+    r = send7(client, redmine7.created(REST_ISSUE), secret=None)
+    assert (r.status_code, r.json["error"]["code"]) == (401, "missing_signature")
+    assert "X-Redmine-Signature-256" in r.json["error"]["message"] and "secret" in r.json["error"]["message"]
+    body = encode(shim_event(42))
+    unsigned_shim = post(client, body, {"Content-Type": "application/json"})
+    assert "X-InfoShare-Signature" in unsigned_shim.json["error"]["message"]
+    assert stored(store) == []
 
 
 def test_store_failure_answers_503_so_the_sender_knows(client, store):

@@ -71,11 +71,14 @@ def test_choosing_saves():
     redmine = FakeRedmine(CONFIG)
     issue_id = redmine.create(dict(INTAKE))
     j1 = redmine.edit(issue_id, 10, notes="one")
-    redmine.edit(issue_id, 10, notes="two")
+    j2 = redmine.edit(issue_id, 10, notes="two")
     changes = history.changes(redmine.issue(issue_id), redmine.names_by_id())
-    assert [c.journal_id for c in history.for_journal(changes, None)] == [None]
-    assert [c.journal_id for c in history.for_journal(changes, j1)] == [j1]
-    assert history.for_journal(changes, 424242) == changes[-1:]
+    assert history.after(changes, None) == changes  # nothing judged yet: every save
+    assert [c.journal_id for c in history.after(changes, history.CREATION_MARK)] == [j1, j2]
+    assert [c.journal_id for c in history.after(changes, j1)] == [j2]
+    assert history.after(changes, j2) == []
+    assert history.judged_mark(changes) == j2
+    assert history.judged_mark(changes[:1]) == history.CREATION_MARK
     assert history.since(changes, changes[1].at) == changes[1:]
     assert history.since(changes, dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)) == changes
 

@@ -63,7 +63,7 @@ def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, en
     issue_id, journal = bypass_to_shared_without_reasons(redmine)
     outcome = enforcer.events.handle(event_for(redmine, issue_id, journal))
     # The breach's note and assignment, and the closed request's review date.
-    assert outcome == "judged 1, breaches 1, actions applied 4"
+    assert outcome == "judged 2, breaches 1, actions applied 4"  # the creation, never judged, and the save
     assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2061-11-21"  # Child protection: 35 years
     (breach,) = store.breaches.open(issue_id)
     assert (breach["rule"], breach["field"], breach["code"], breach["journal_id"], breach["user_id"], breach["detected_by"]) == (
@@ -82,7 +82,8 @@ def test_replaying_the_same_event_changes_nothing(redmine, enforcer, store):
     event = event_for(redmine, issue_id, journal)
     enforcer.events.handle(event)
     entries = len(list(store.audit.entries()))
-    assert enforcer.events.handle(event) == "judged 1, actions applied 0"
+    # All it finds new is the service's own note, judged by nobody.
+    assert enforcer.events.handle(event) == "own change"
     assert len(redmine.updates) == 1 and len(store.breaches.all()) == 1
     assert len(list(store.audit.entries())) == entries
 
@@ -590,4 +591,106 @@ def test_a_window_asked_for_after_the_cursor_leaves_the_cursor_alone(redmine, en
     report = enforcer.reconciler.run(since=at + dt.timedelta(seconds=30))  # ...that a later window does not cover
     assert report.issues == 1  # only the later one
     assert store.cursors.get(RECONCILER_CURSOR) == cursor
-    assert enforcer.reconciler.run().issues >= 2  # the next run from the cursor judges both
+    later = enforcer.reconciler.run()  # the next run from the cursor covers both...
+    assert later.issues + later.unchanged >= 2 and later.issues >= 1
+    assert store.judged.last(skipped) is not None  # ...and judges the one skipped
+
+
+# --- Redmine 7's webhooks: the saves since the last one judged (issue 16) -----------
+
+
+def native_event(issue_id, journal_id=None, type=EventType.ISSUE_UPDATED):
+    return Event(
+        delivery_id=f"redmine7:{type.value}:{issue_id}:{journal_id}",
+        source=EventSource.REDMINE_NATIVE,
+        type=type,
+        occurred_at=NOW,
+        issue_id=issue_id,
+        journal_id=journal_id,
+        actor_id=None,
+        actor_login=None,
+    )
+
+
+def test_an_update_that_names_no_journal_judges_the_save_not_the_creation_again(redmine, enforcer, store):
+    issue_id = redmine.create(dict(INTAKE))
+    assert enforcer.events.handle(native_event(issue_id, type=EventType.ISSUE_CREATED)) == "judged 1, actions applied 0"
+    bypass = redmine.edit(issue_id, 1, values={**DECISION, **SHARE_RECORD, F.SHARED_ON: "2026-11-21", F.DECISION_REASONS: ""},
+                          status=StatusKey.SHARED)
+    # Redmine 7 sends issue.updated without a journal when its owner may not see the journal.
+    outcome = enforcer.events.handle(native_event(issue_id))
+    assert outcome.startswith("judged 1, breaches 1")
+    (breach,) = store.breaches.open(issue_id)
+    assert breach["journal_id"] == bypass  # recorded against the save, not the creation
+    assert store.judged.last(issue_id).journal_id == bypass  # judged as read; the service's own note comes after
+
+
+def test_a_private_note_split_from_its_changes_still_gets_the_changes_judged(redmine, enforcer, store):
+    """Redmine saves a private note made with field changes as two journals,
+    the changes first; its webhook names only the notes-only one."""
+    issue_id = redmine.create(dict(INTAKE))
+    enforcer.events.handle(native_event(issue_id, type=EventType.ISSUE_CREATED))
+    changes = redmine.edit(issue_id, 1, values={**DECISION, **SHARE_RECORD, F.SHARED_ON: "2026-11-21", F.DECISION_REASONS: ""},
+                           status=StatusKey.SHARED)
+    notes_only = redmine.edit(issue_id, 1, notes="A private note", private_notes=True)
+    assert enforcer.events.handle(native_event(issue_id, notes_only)).startswith("judged 2, breaches 1")
+    (breach,) = store.breaches.open(issue_id)
+    assert breach["journal_id"] == changes
+
+
+def test_a_save_already_judged_is_not_judged_again_whatever_the_event_names(redmine, enforcer, store):
+    issue_id, journal = bypass_to_shared_without_reasons(redmine)
+    enforcer.events.handle(native_event(issue_id, journal))
+    for again in (native_event(issue_id), native_event(issue_id, journal), native_event(issue_id, type=EventType.ISSUE_CREATED)):
+        assert enforcer.events.handle(again) in ("own change", "judged 0, actions applied 0")
+    assert len(store.breaches.all()) == 1 and len(redmine.notes_by_service(issue_id)) == 1
+
+
+def test_a_delivery_redmine_dropped_is_judged_by_a_periodic_pass_that_reads_only_what_changed(redmine, enforcer, store):
+    judged = redmine.create(dict(INTAKE))
+    enforcer.events.handle(native_event(judged, type=EventType.ISSUE_CREATED))
+    enforcer.reconciler.run()
+    dropped, journal = bypass_to_shared_without_reasons(redmine)  # its delivery never arrives
+    before = redmine.requests_sent
+    report = enforcer.reconciler.run()
+    assert report.issues == 1 and report.new_breaches == 1
+    (breach,) = store.breaches.open(dropped)
+    assert breach["journal_id"] == journal and breach["detected_by"] == "reconciler"
+    assert redmine.requests_sent - before >= 2
+    # The service's own note moved updated_on: read once more, then left alone.
+    assert enforcer.reconciler.run().new_breaches == 0
+    # With nothing new, a pass reads the list only.
+    idle_before = redmine.requests_sent
+    idle = enforcer.reconciler.run()
+    assert idle.issues == 0 and idle.unchanged >= 1
+    assert redmine.requests_sent - idle_before == 1
+    # A window asked for judges what is in it again.
+    assert enforcer.reconciler.run(since=NOW - dt.timedelta(days=30)).issues >= 2
+
+
+def test_each_batch_with_a_redmine7_delivery_prompts_one_reconciler_pass(redmine, store):
+    from plugin.service.wiring import PromptedReconcile
+
+    services = assemble(CONFIG, redmine, store, executor=RedmineExecutor(redmine, CONFIG), clock=lambda: NOW)
+    worker = services.inbox_worker()
+    clock = {"t": 100.0}
+    worker.after_native = prompt = PromptedReconcile(services.reconciler, monotonic=lambda: clock["t"])
+    shim_made = redmine.create(dict(INTAKE))
+    store.inbox.accept(event_for(redmine, shim_made, type=EventType.ISSUE_CREATED))
+    worker.drain()
+    assert store.job_runs.list("reconcile") == []  # the shim's events prompt nothing
+    first = redmine.create(dict(INTAKE))
+    dropped, journal = bypass_to_shared_without_reasons(redmine)  # its delivery never comes
+    store.inbox.accept(native_event(first, type=EventType.ISSUE_CREATED))
+    assert worker.drain().native == 1
+    assert len(store.job_runs.list("reconcile")) == 1
+    (breach,) = store.breaches.open(dropped)
+    assert breach["journal_id"] == journal and breach["detected_by"] == "reconciler"
+    # Within the gap a burst prompts no second pass; after it, the next does.
+    store.inbox.accept(native_event(first, redmine.edit(first, 10, notes="again")))
+    worker.drain()
+    assert len(store.job_runs.list("reconcile")) == 1
+    clock["t"] += prompt.GAP_SECONDS
+    store.inbox.accept(native_event(first, redmine.edit(first, 10, notes="and again")))
+    worker.drain()
+    assert len(store.job_runs.list("reconcile")) == 2

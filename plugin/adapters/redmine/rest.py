@@ -31,3 +31,17 @@ class RestReader:
             offset += len(batch)
             if not batch or total is None or offset >= total:
                 return items
+
+    # Redmine's user statuses: active, registered (not yet activated), locked.
+    USER_STATUSES = (1, 2, 3)
+
+    def users(self, **params: Any) -> list[dict[str, Any]]:
+        """Every user matching `params`, whatever their status (locked ones
+        included). Asked one status at a time: Redmine 5 reads an empty
+        `status=` as "any" but answers `status=*` with nobody, and Redmine 6
+        refuses the empty one (422 "Status cannot be blank")."""
+        found: dict[int, dict[str, Any]] = {}
+        for status in self.USER_STATUSES:
+            for user in self.get_all("/users.json", "users", status=status, **params):
+                found.setdefault(user["id"], user)
+        return sorted(found.values(), key=lambda u: u["id"])

@@ -13,6 +13,7 @@ from plugin.adapters.store.database import Database
 from plugin.adapters.store.gate_answers import GateAnswers
 from plugin.adapters.store.inbox import Inbox
 from plugin.adapters.store.job_runs import JobRuns
+from plugin.adapters.store.judged import JudgedSaves
 from plugin.adapters.store.leases import Leases
 from plugin.adapters.store.problems import Problems
 from plugin.adapters.store.roles import RoleObservations
@@ -33,6 +34,7 @@ class Store:
         self.gate_answers = GateAnswers(self.db)
         self.audit = AuditLog(self.db)
         self.leases = Leases(self.db)
+        self.judged = JudgedSaves(self.db)
 
     @property
     def url(self) -> str:
