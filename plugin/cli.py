@@ -294,12 +294,13 @@ def retention_run(ctx: CommandContext, today: str | None, dry_run: bool) -> None
     verb = "would open" if dry_run else "opened"
     click.echo(
         f"{report.due} request(s) due for review: {verb} {len(report.opened)} review(s), "
-        f"{report.reminders} reminder(s); {report.redmine_requests} Redmine request(s)."
+        f"{report.reminders} reminder(s); {len(report.on_hold)} under legal hold, {report.hold_reviews} hold(s) put to "
+        f"governance for their yearly review; {report.redmine_requests} Redmine request(s)."
     )
     for issue_id in report.opened:
         click.echo(f"  review #{issue_id} opened")
     for issue_id in report.on_hold:
-        click.echo(f"  request #{issue_id} is under legal hold: not reviewed")
+        click.echo(f"  request #{issue_id} is under legal hold: not reviewed for retention")
     _echo_problems(report.problems)
 
 

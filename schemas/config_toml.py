@@ -21,8 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_l
 from plugin.domain.configuration import (
     EventsFrom,
     ASSIGNEE_OWNER,
-    CORE_PERSONAL_FIELDS,
-    DEFAULT_ANONYMISE_FIELDS,
+    DEFAULT_KEEP_FIELDS,
     DEFAULT_CATEGORIES,
     DEFAULT_STAGES,
     DEFAULT_URGENCY,
@@ -46,7 +45,7 @@ from plugin.domain.configuration import (
     WebhookConfig,
 )
 from plugin.domain.names import GroupKey, RoleKey, StatusKey, TrackerKey
-from plugin.domain.record import FieldKey, RequestChannel, Urgency
+from plugin.domain.record import FIELDS, FieldFormat, FieldKey, RequestChannel, Urgency
 
 # ---------------------------------------------------------------------------
 # Schemas
@@ -343,20 +342,39 @@ class CategorySchema(_Strict):
         return RetentionCategory(**data)
 
 
-_ANONYMISABLE = list(CORE_PERSONAL_FIELDS) + [f.value for f in FieldKey]
+# Only text can be kept or removed: list, date and yes/no fields (the
+# decision record the report counts) always stay.
+_KEEPABLE = [d.key.value for d in FIELDS.values() if d.format in (FieldFormat.STRING, FieldFormat.TEXT)]
 
 
 class RetentionSchema(_Strict):
     defaults_to_load = {"categories": lambda: [dict(c) for c in DEFAULT_CATEGORIES]}
+
+    @pre_load
+    def refuse_the_old_list(self, data, **_):
+        # Version 1 listed what Anonymise removed; a field added later was
+        # then kept without anyone deciding it. Say so rather than "unknown key".
+        if isinstance(data, Mapping) and "anonymise_fields" in data:
+            raise ValidationError(
+                "no longer used: Anonymise now removes every text field except those in keep_fields; "
+                "delete this key and list in keep_fields any text field to keep",
+                "anonymise_fields",
+            )
+        return data
 
     categories = fields.List(fields.Nested(CategorySchema))
     review_lead_days = fields.Integer(load_default=30, validate=validate.Range(min=0, max=365))
     reminder_days_before = fields.List(fields.Integer(validate=validate.Range(min=0, max=365)), load_default=lambda: [30, 7, 0])
     overdue_reminder_every_days = fields.Integer(load_default=7, validate=validate.Range(min=1, max=90))
     max_retain_years = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-    anonymise_fields = fields.List(
-        fields.String(validate=validate.OneOf(_ANONYMISABLE, error="must be subject, description or a field key such as requester_name")),
-        load_default=lambda: list(DEFAULT_ANONYMISE_FIELDS),
+    keep_fields = fields.List(
+        fields.String(
+            validate=validate.OneOf(
+                _KEEPABLE,
+                error="must be the key of a text field such as approval_reason (subject, description and every other text field are removed)",
+            )
+        ),
+        load_default=lambda: list(DEFAULT_KEEP_FIELDS),
     )
     redaction_marker = fields.String(load_default="[redacted under retention review]", validate=validate.Length(min=1, max=100))
     destroy = fields.String(
@@ -378,7 +396,7 @@ class RetentionSchema(_Strict):
             reminder_days_before=tuple(sorted(set(data["reminder_days_before"]), reverse=True)),
             overdue_reminder_every_days=data["overdue_reminder_every_days"],
             max_retain_years=data["max_retain_years"],
-            anonymise_fields=tuple(data["anonymise_fields"]),
+            keep_fields=tuple(FieldKey(k) for k in data["keep_fields"]),
             redaction_marker=data["redaction_marker"],
             destroy=DestroyMode(data["destroy"]),
         )

@@ -206,9 +206,6 @@ class DestroyMode(str, enum.Enum):
     ANONYMISE = "anonymise"
 
 
-# What Anonymise may clear: the issue's own subject and description, or a
-# custom field of the request.
-CORE_PERSONAL_FIELDS = ("subject", "description")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,7 +215,9 @@ class RetentionConfig:
     reminder_days_before: tuple[int, ...]
     overdue_reminder_every_days: int
     max_retain_years: int
-    anonymise_fields: tuple[str, ...]
+    # Text fields Anonymise keeps (R-RETENTION v2): everything else that holds
+    # text is removed, so a field added later is removed by default.
+    keep_fields: tuple[FieldKey, ...]
     redaction_marker: str
     destroy: DestroyMode
 
@@ -299,15 +298,8 @@ DEFAULT_CATEGORIES = (
     {"name": "Allegation against staff", "years": 10},
 )
 
-DEFAULT_ANONYMISE_FIELDS = (
-    "subject",
-    "description",
-    FieldKey.REQUESTER_NAME.value,
-    FieldKey.REQUESTER_EMAIL.value,
-    FieldKey.REQUESTER_PHONE.value,
-    FieldKey.INFORMATION_REQUESTED.value,
-    FieldKey.INFORMATION_SHARED.value,
-    FieldKey.SHARED_WITH.value,
-)
+# Kept by Anonymise by default: the service's own words on why approval was
+# needed (the doubts, never a value from the case).
+DEFAULT_KEEP_FIELDS = (FieldKey.APPROVAL_REASON.value,)
 
 DEFAULT_URGENCY = {"Red": "4 working hours", "Amber": "1 working day", "Green": "3 working days"}

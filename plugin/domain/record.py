@@ -294,6 +294,7 @@ class FieldKey(_Named):
     RETENTION_CATEGORY = ("retention_category", "Retention category")
     RETENTION_REVIEW_DATE = ("retention_review_date", "Retention review date")
     LEGAL_HOLD = ("legal_hold", "Legal hold")
+    LEGAL_HOLD_REASON = ("legal_hold_reason", "Legal hold reason")
     # Escalation tracker
     ESCALATION_STAGE = ("escalation_stage", "Escalation stage")
     DISAGREEMENT_TYPE = ("disagreement_type", "Disagreement type")
@@ -398,7 +399,8 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.DISAGREEMENT_DETAILS, F.TEXT),
         _d(FieldKey.RETENTION_CATEGORY, F.LIST, (_IR, _INC), ConfiguredValues.RETENTION_CATEGORIES, filter=True),
         _d(FieldKey.RETENTION_REVIEW_DATE, F.DATE, filter=True, description="Set by the InfoShare service."),
-        _d(FieldKey.LEGAL_HOLD, F.BOOL, filter=True),
+        _d(FieldKey.LEGAL_HOLD, F.BOOL, filter=True, description="Set and cleared by an Information governance lead only."),
+        _d(FieldKey.LEGAL_HOLD_REASON, F.TEXT, description="Why the record is held (required with a legal hold)."),
         _d(FieldKey.ESCALATION_STAGE, F.LIST, _ESC, ConfiguredValues.ESCALATION_STAGES, filter=True),
         _d(FieldKey.DISAGREEMENT_TYPE, F.LIST, _ESC, DisagreementType),
         _d(FieldKey.OTHER_AGENCY, F.STRING, _ESC),

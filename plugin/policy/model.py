@@ -52,8 +52,10 @@ class Actor:
 
 
 # Rules an administrator's save may break (gate.admins_bypass), to repair a
-# record; it is then a breach. Who may authorise a share is never bypassed.
+# record; it is then a breach. Who may authorise a share, and who may hold a
+# record against its retention schedule, are never bypassed.
 BYPASSABLE_RULES = frozenset({RuleId.INTAKE, RuleId.DECISION, RuleId.CONSENT, RuleId.OUTCOME, RuleId.SHARE, RuleId.RETENTION, RuleId.INCIDENT})
+NEVER_BYPASSED_CODES = frozenset({"not_governance"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Violation:
 
     @property
     def bypassable(self) -> bool:
-        return self.rule in BYPASSABLE_RULES
+        return self.rule in BYPASSABLE_RULES and self.code not in NEVER_BYPASSED_CODES
 
     @property
     def identity(self) -> str:
@@ -108,6 +110,7 @@ class Milestone(str, enum.Enum):
     ICO_REMINDER = "ico_reminder"
     ICO_DEADLINE_PASSED = "ico_deadline_passed"
     RETROSPECTIVE_REMINDER = "retrospective_reminder"
+    LEGAL_HOLD_REVIEW = "legal_hold_review"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,39 +185,47 @@ class CreateLinkedIssue(Action):
 
 
 @dataclasses.dataclass(frozen=True)
-class SetText(Action):
-    """The issue's own subject and description (None leaves one as it is)."""
+class Anonymise(Action):
+    """Remove every piece of personal text the issue holds, as Redmine has it
+    when this is carried out (R-RETENTION): these text fields, the subject and
+    the description, now and in every old value of the history; every note a
+    person wrote (private ones too); every attachment, and its name in the
+    history. The service's own notes stay: they carry its markers and only its
+    own words. Safe to repeat: only what is still there is asked for, so a run
+    cut short is finished by the next.
 
-    subject: str | None = None
-    description: str | None = None
-
-    def audit(self) -> dict[str, Any]:
-        return {"attributes": [k for k in ("subject", "description") if getattr(self, k) is not None]}
-
-
-@dataclasses.dataclass(frozen=True)
-class RedactHistory(Action):
-    """Replace the old and new values of these fields (and core attributes
-    such as subject) in the issue's journals, so anonymised data does not
-    survive in its history."""
+    `note` is posted once (its marker made from `note_key`) before anything is
+    removed, with `{fields}`, `{notes}` and `{attachments}` filled in with what
+    was found, so the record says what was done in counts, never values."""
 
     fields: tuple[FieldKey, ...]
-    attributes: tuple[str, ...]
     marker: str
+    note_key: str
+    note: str
 
     def audit(self) -> dict[str, Any]:
-        return {"fields": [k.value for k in self.fields] + list(self.attributes)}
+        return {"anonymise": self.note_key, "fields": len(self.fields)}
 
 
 @dataclasses.dataclass(frozen=True)
-class DeleteIssue(Action):
-    """Delete the issue. `record` is the disposal record (ids, category,
-    dates, who authorised it; never case details), audited before deletion."""
+class RecordDisposal(Action):
+    """Write the disposal record (ids, category, dates, who authorised it;
+    never case details) to the audit log, before anything is deleted."""
 
     record: tuple[tuple[str, Any], ...]
 
     def audit(self) -> dict[str, Any]:
-        return {"record": dict(self.record)["request_id"]}
+        return {"disposal_of": dict(self.record)["request_id"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class DeleteIssue(Action):
+    """Delete the issue (after its disposal record was written)."""
+
+    reason: str = "retention"
+
+    def audit(self) -> dict[str, Any]:
+        return {"delete": self.reason}
 
 
 @dataclasses.dataclass(frozen=True)

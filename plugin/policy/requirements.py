@@ -74,6 +74,15 @@ INCIDENT_SERVICE_OWNED_FIELDS = (FieldKey.ICO_DEADLINE,)
 SERVICE_DATE_ATTRIBUTES = ("start_date", "due_date")
 SERVICE_DATED_TRACKERS = (TrackerKey.ESCALATION, TrackerKey.INFORMATION_INCIDENT)
 
+# R-RETENTION (v2): a legal hold is governance's. Everyone else sees these
+# read-only; a governance lead sees only these editable on a request, with
+# the request's own attributes read-only too.
+GOVERNANCE_ONLY_FIELDS = (FieldKey.LEGAL_HOLD, FieldKey.LEGAL_HOLD_REASON)
+GOVERNANCE_READONLY_ATTRIBUTES = (
+    "project_id", "tracker_id", "subject", "description", "priority_id", "is_private", "assigned_to_id", "category_id",
+    "fixed_version_id", "parent_issue_id", "start_date", "due_date", "estimated_hours", "done_ratio",
+)
+
 # R-APPROVAL: fields only the approver role may edit.
 APPROVER_ONLY_FIELDS = (FieldKey.APPROVAL_DECISION, FieldKey.APPROVAL_NOTES)
 

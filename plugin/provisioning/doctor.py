@@ -117,6 +117,23 @@ def _compare_roles(spec: Spec, live: LiveState) -> list[Finding]:
     return out
 
 
+def _compare_exclusive_permissions(spec: Spec, live: LiveState) -> list[Finding]:
+    """A permission only the service may hold (rewriting history) held by
+    any other role: Redmine's default Manager role gets every permission."""
+    out = []
+    for role in live.roles:
+        for perm, allowed in spec.exclusive_permissions.items():
+            if role.get("name") not in allowed and perm in (role.get("permissions") or []):
+                out.append(
+                    Finding(
+                        FindingKind.DIFFERENT,
+                        f"role {role.get('name')!r}",
+                        f"holds {perm}, which only {', '.join(allowed)} may hold; apply the spec again to take it away",
+                    )
+                )
+    return out
+
+
 def _compare_groups(spec: Spec, live: LiveState) -> list[Finding]:
     found = _by_name(live.groups)
     return [Finding(FindingKind.MISSING, f"group {g.name!r}") for g in spec.groups if g.name not in found]
@@ -316,6 +333,7 @@ COMPARISONS: tuple[Callable[[Spec, LiveState], list[Finding]], ...] = (
     _compare_statuses,
     _compare_trackers,
     _compare_roles,
+    _compare_exclusive_permissions,
     _compare_groups,
     _compare_custom_fields,
     _compare_bot,

@@ -34,9 +34,10 @@ def _project(reader: RestReader, identifier: str, bot_id: int | None) -> dict[st
     return {"trackers": [t.get("name") for t in project.get("trackers", [])], "bot_roles": bot_roles}
 
 
-def _roles(reader: RestReader, wanted: Iterable[str]) -> list[dict[str, Any]]:
-    wanted = set(wanted)
-    return [reader.get(f"/roles/{r['id']}.json")["role"] for r in reader.get("/roles.json")["roles"] if r["name"] in wanted]
+def _roles(reader: RestReader, wanted: Iterable[str] | None) -> list[dict[str, Any]]:
+    """The roles named (all of them for None), each with its permissions."""
+    names = None if wanted is None else set(wanted)
+    return [reader.get(f"/roles/{r['id']}.json")["role"] for r in reader.get("/roles.json")["roles"] if names is None or r["name"] in names]
 
 
 def _webhook_owner(reader: RestReader, login: str, projects: Iterable[str], roles_by_id: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -71,7 +72,9 @@ def gather_live_state(redmine: Redmine, spec: Spec, projects: Iterable[str], *, 
         shim_state = None
     bot = _bot(reader, spec.bot.login)
     projects = list(projects)
-    roles = _roles(reader, (r.name for r in spec.roles))
+    # Every role, not only the spec's: doctor checks that no other holds a
+    # permission only the service may have.
+    roles = _roles(reader, None)
     return LiveState(
         statuses=reader.get("/issue_statuses.json")["issue_statuses"],
         trackers=reader.get("/trackers.json")["trackers"],

@@ -15,6 +15,8 @@ from typing import Any
 from plugin.policy.approval import HISTORY_FIELDS
 from plugin.policy.requirements import (
     APPROVER_ONLY_FIELDS,
+    GOVERNANCE_ONLY_FIELDS,
+    GOVERNANCE_READONLY_ATTRIBUTES,
     INCIDENT_SERVICE_OWNED_FIELDS,
     SERVICE_DATE_ATTRIBUTES,
     SERVICE_DATED_TRACKERS,
@@ -113,6 +115,10 @@ class Spec:
     bot: BotSpec
     # The shim's own settings that follow from the configuration.
     shim: dict[str, Any]
+    # Permissions only these roles may hold: provisioning takes them from
+    # every other role (Redmine's default Manager role gets every permission
+    # a plugin registers), and doctor reports any other holder.
+    exclusive_permissions: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +128,9 @@ class Spec:
 
 
 # --- Roles -----------------------------------------------------------------
+
+# Registered by the shim (init.rb); provisioning grants it to the service's role only.
+REDACT_PERMISSION = "infoshare_redact_history"
 
 _ISSUE_WORK = (
     "view_issues",
@@ -140,8 +149,10 @@ _ROLE_PERMISSIONS: dict[RoleKey, tuple[str, ...]] = {
     RoleKey.MASH_PRACTITIONER: _PEOPLE,
     RoleKey.MASH_MANAGER: _PEOPLE,
     RoleKey.INFORMATION_GOVERNANCE_LEAD: _PEOPLE,
-    # The service also deletes a request when a review's outcome is Destroy.
-    RoleKey.INFOSHARE_SERVICE: _ISSUE_WORK + ("delete_issues",),
+    # The service also deletes a request when a review's outcome is Destroy,
+    # and it alone may rewrite a ticket's history (R-RETENTION v2: the shim's
+    # redaction endpoint answers 403 to every role without this permission).
+    RoleKey.INFOSHARE_SERVICE: _ISSUE_WORK + ("delete_issues", REDACT_PERMISSION),
 }
 
 # Which trackers each human role may create and edit issues of (all may view
@@ -154,13 +165,21 @@ _EDITABLE_TRACKERS: dict[RoleKey, tuple[TrackerKey, ...]] = {
 }
 
 
+# A governance lead edits a request only to set or clear its legal hold: every
+# other field of it is read-only for that role (the field rules below).
+_EDIT_ONLY_TRACKERS: dict[RoleKey, tuple[TrackerKey, ...]] = {
+    RoleKey.INFORMATION_GOVERNANCE_LEAD: (TrackerKey.INFORMATION_REQUEST,),
+}
+
+
 def _roles(config: Config) -> tuple[RoleSpec, ...]:
     specs = []
     for role in RoleKey:
         tracker_permissions = {}
         if role in _EDITABLE_TRACKERS:
             names = tuple(config.names.tracker(t) for t in _EDITABLE_TRACKERS[role])
-            tracker_permissions = {"add_issues": names, "edit_issues": names}
+            edit_only = tuple(config.names.tracker(t) for t in _EDIT_ONLY_TRACKERS.get(role, ()))
+            tracker_permissions = {"add_issues": names, "edit_issues": names + edit_only}
         specs.append(
             RoleSpec(
                 name=config.names.role(role),
@@ -240,6 +259,12 @@ def _transitions(config: Config) -> tuple[TransitionSpec, ...]:
 # --- Field rules -----------------------------------------------------------------
 
 
+def _hold_only(role: RoleKey, approver: RoleKey) -> bool:
+    """A governance lead edits a request only for its legal hold, unless the
+    site made governance its approvers (then it works requests as they do)."""
+    return role is RoleKey.INFORMATION_GOVERNANCE_LEAD and role is not approver
+
+
 def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
     names = config.names
     approver = config.approval.approver_role
@@ -252,6 +277,10 @@ def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
                     readonly += SERVICE_OWNED_FIELDS
                     if role is not approver:
                         readonly += APPROVER_ONLY_FIELDS
+                    if role is not RoleKey.INFORMATION_GOVERNANCE_LEAD:
+                        readonly += GOVERNANCE_ONLY_FIELDS
+                    elif _hold_only(role, approver):
+                        readonly = [d.key for d in FIELDS.values() if tracker in d.trackers and d.key not in GOVERNANCE_ONLY_FIELDS]
                 if tracker is TrackerKey.INFORMATION_INCIDENT:
                     readonly += INCIDENT_SERVICE_OWNED_FIELDS
                 required = [f for f in required_in_status(tracker, status) if f not in readonly]
@@ -259,9 +288,11 @@ def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "required"))
                 for field in readonly:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "readonly"))
-                if tracker in SERVICE_DATED_TRACKERS:
-                    for attribute in SERVICE_DATE_ATTRIBUTES:
-                        rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), attribute, "readonly"))
+                attributes = SERVICE_DATE_ATTRIBUTES if tracker in SERVICE_DATED_TRACKERS else ()
+                if tracker is TrackerKey.INFORMATION_REQUEST and _hold_only(role, approver):
+                    attributes = GOVERNANCE_READONLY_ATTRIBUTES
+                for attribute in attributes:
+                    rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), attribute, "readonly"))
     return tuple(rules)
 
 
@@ -333,4 +364,5 @@ def build_spec(config: Config) -> Spec:
             "history_fields": [names.field(k) for k in HISTORY_FIELDS],
             "gate_value_limit": GATE_VALUE_LIMIT,
         },
+        exclusive_permissions={REDACT_PERMISSION: (names.role(RoleKey.INFOSHARE_SERVICE),)},
     )

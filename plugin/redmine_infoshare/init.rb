@@ -14,6 +14,10 @@ Redmine::Plugin.register :redmine_infoshare do
 
   settings default: RedmineInfoshare::Settings.defaults,
            partial: 'settings/infoshare_settings'
+
+  # Rewriting a ticket's history (retention's anonymisation). Provisioning
+  # grants it to the InfoShare service's role only; see the redactions controller.
+  permission :infoshare_redact_history, {infoshare_redactions: [:create]}, require: :member
 end
 
 # Case details must not reach Redmine's own log either: its request log lines

@@ -21,16 +21,16 @@ from typing import Any, Callable, Sequence
 from plugin.policy.model import (
     Action,
     AddWatcher,
+    Anonymise,
     AssignTo,
     ChangeStatus,
     CreateLinkedIssue,
     DeleteIssue,
     OnIssue,
     Once,
-    RedactHistory,
+    RecordDisposal,
     SetDates,
     SetFields,
-    SetText,
 )
 from plugin.adapters.redmine.port import RedminePort
 from plugin.domain.configuration import Config
@@ -70,12 +70,12 @@ class Effect:
     (redaction must also reach the update's own journal)."""
 
     outcome: ActionOutcome
-    kind: str  # "create" | "watch" | "on_issue" | "redact" | "delete"
+    kind: str  # "create" | "watch" | "disposal" | "on_issue" | "anonymise" | "delete"
     data: Any = None
 
     @property
     def before_update(self) -> bool:
-        return self.kind in ("create", "watch")
+        return self.kind in ("create", "watch", "disposal")
 
 
 @dataclasses.dataclass
@@ -88,6 +88,53 @@ class Plan:
     @property
     def issue_id(self) -> int:
         return self.issue["id"]
+
+
+REDACTED_ATTRIBUTES = ("subject", "description")
+
+
+@dataclasses.dataclass(frozen=True)
+class Redaction:
+    """What is still to be removed from one issue for an `Anonymise`, read
+    from the issue as Redmine has it: so a second run asks only for what the
+    first did not finish, and nothing when all is done."""
+
+    custom_field_ids: tuple[int, ...]
+    journal_ids: tuple[int, ...]  # notes written by people
+    attachment_ids: tuple[int, ...]
+    fields_with_text: int  # custom fields (the subject and description are always named)
+    history_left: bool  # or the subject or description
+
+    @property
+    def anything_left(self) -> bool:
+        return bool(self.fields_with_text or self.journal_ids or self.attachment_ids or self.history_left)
+
+    def counts(self) -> dict[str, int]:
+        return {"fields": self.fields_with_text, "notes": len(self.journal_ids), "attachments": len(self.attachment_ids)}
+
+
+def _left(value: Any, marker: str) -> bool:
+    return not is_blank(value) and value != marker
+
+
+def redaction_left(issue: dict[str, Any], field_ids: Sequence[int], marker: str, service_user_id: int | None) -> Redaction:
+    ids = {str(i) for i in field_ids}
+    fields_with_text = sum(1 for cf in issue.get("custom_fields") or [] if str(cf.get("id")) in ids and _left(cf.get("value"), marker))
+    attributes_left = any(_left(issue.get(attribute), marker) for attribute in REDACTED_ATTRIBUTES)
+    journals = issue.get("journals") or []
+    notes = tuple(
+        j["id"] for j in journals if (j.get("user") or {}).get("id") != service_user_id and _left(j.get("notes"), marker)
+    )
+
+    def personal(detail: dict[str, Any]) -> bool:
+        prop, name = detail.get("property"), str(detail.get("name"))
+        if (prop == "cf" and name in ids) or (prop == "attr" and name in REDACTED_ATTRIBUTES) or prop == "attachment":
+            return _left(detail.get("old_value"), marker) or _left(detail.get("new_value"), marker)
+        return False
+
+    history_left = attributes_left or any(personal(d) for j in journals for d in j.get("details") or [])
+    attachments = tuple(a["id"] for a in issue.get("attachments") or [])
+    return Redaction(tuple(sorted(int(i) for i in ids)), notes, attachments, fields_with_text, history_left)
 
 
 def _same(current: Any, wanted: Any) -> bool:
@@ -209,19 +256,24 @@ class Planner:
             planning.effect(action, "watch", watcher)
 
     @plan_one.register
-    def _set_text(self, action: SetText, planning: _Planning) -> None:
-        changed = False
-        for key in ("subject", "description"):
-            wanted = getattr(action, key)
-            if wanted is not None and (planning.plan.issue.get(key) or "") != wanted:
-                planning.plan.attributes[key] = wanted
-                changed = True
-        planning.outcome(action, "applied" if changed else "already")
+    def _anonymise(self, action: Anonymise, planning: _Planning) -> None:
+        issue = planning.plan.issue
+        field_ids = [planning.fields[name]["id"] for name in map(self.config.names.field, action.fields) if name in planning.fields]
+        left = redaction_left(issue, field_ids, action.marker, self.redmine.service_user_id())
+        marker = note_marker(action.note_key)
+        noted = self.has_note(issue, marker) or any(marker in n for n in planning.notes)
+        if not noted:
+            # Posted before anything is removed, with what was found: a run
+            # cut short then finishes the removal without a second note.
+            planning.notes.append(f"{action.note.format(**left.counts())}\n\n{marker}")
+        if left.anything_left:
+            planning.effect(action, "anonymise", left)
+        else:
+            planning.outcome(action, "applied" if not noted else "already")
 
     @plan_one.register
-    def _redact_history(self, action: RedactHistory, planning: _Planning) -> None:
-        ids = [planning.fields[self.config.names.field(k)]["id"] for k in action.fields if self.config.names.field(k) in planning.fields]
-        planning.effect(action, "redact", ids)
+    def _record_disposal(self, action: RecordDisposal, planning: _Planning) -> None:
+        planning.effect(action, "disposal")
 
     @plan_one.register
     def _delete_issue(self, action: DeleteIssue, planning: _Planning) -> None:
@@ -249,8 +301,9 @@ class Planner:
 
 class RedmineExecutor:
     """Applies plans: one PUT per issue if anything differs, with the effects
-    around it. `on_disposal(record)` is called before an issue is deleted, so
-    the disposal record is written first (the audit log)."""
+    around it. `on_disposal(record)` writes the disposal record (the audit
+    log) before anything is deleted; `on_redaction(issue_id, counts)` records
+    each history rewrite before Redmine is asked for it."""
 
     dry_run = False
 
@@ -260,11 +313,13 @@ class RedmineExecutor:
         config: Config,
         on_disposal: Callable[[dict[str, Any]], None] | None = None,
         guard: Callable[[int], Any] | None = None,
+        on_redaction: Callable[[int, dict[str, int]], None] | None = None,
     ):
         self.redmine = redmine
         self.config = config
         self.planner = Planner(redmine, config)
         self.on_disposal = on_disposal
+        self.on_redaction = on_redaction
         # Wraps work on another issue: that issue's lease, so the worker, the
         # reconciler and the jobs never act on one issue at once.
         self.guard: Callable[[int], Any] = guard or (lambda issue_id: contextlib.nullcontext())
@@ -299,12 +354,24 @@ class RedmineExecutor:
                     effect.outcome.status, effect.outcome.reason = "skipped", "the issue no longer exists"
                     return []
                 return self.apply(other, action.actions)
-        if effect.kind == "redact":
-            self.redmine.redact_history(plan.issue_id, effect.data, list(action.attributes), action.marker)
+        if effect.kind == "anonymise":
+            left: Redaction = effect.data
+            if self.on_redaction is not None:
+                self.on_redaction(plan.issue_id, left.counts())
+            self.redmine.anonymise(
+                plan.issue_id,
+                custom_field_ids=list(left.custom_field_ids),
+                attributes=list(REDACTED_ATTRIBUTES),
+                journal_ids=list(left.journal_ids),
+                attachment_ids=list(left.attachment_ids),
+                marker=action.marker,
+            )
             return []
-        if effect.kind == "delete":
+        if effect.kind == "disposal":
             if self.on_disposal is not None:
                 self.on_disposal(dict(action.record))
+            return []
+        if effect.kind == "delete":
             self.redmine.delete_issue(plan.issue_id)
             return []
         return self._create(plan.issue, effect.outcome)
@@ -362,8 +429,9 @@ class PrintingExecutor(RedmineExecutor):
             return self.apply(other, action.actions) if other else []
         what = {
             "watch": f"add group {effect.data} as a watcher",
-            "redact": "redact the history of the anonymised fields",
-            "delete": "write the disposal record and delete the issue",
+            "anonymise": "remove the personal text left (fields, notes, attachments, history)",
+            "disposal": "write the disposal record to the audit log",
+            "delete": "delete the issue",
         }.get(effect.kind) or f"create a linked {action.tracker.value} issue"
         self.echo(f"would {what} on issue #{plan.issue_id}")
         return []

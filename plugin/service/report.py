@@ -69,6 +69,9 @@ class ReportData:
     incidents_by_source: dict[str, int] = dataclasses.field(default_factory=dict)
     incidents_by_outcome: dict[str, int] = dataclasses.field(default_factory=dict)
     ico: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Every request under legal hold now, whatever the period, with the day
+    # its hold was set (R-RETENTION v2): (request id, date or None if unknown).
+    legal_holds: list[tuple[int, dt.date | None]] = dataclasses.field(default_factory=list)
 
 
 def _count(values) -> dict[str, int]:
@@ -85,6 +88,7 @@ def aggregate(
     reviews: list[IssueState],
     breaches: list[dict[str, Any]],
     incidents: list[Incident] = (),
+    legal_holds: list[tuple[int, dt.datetime | None]] = (),
 ) -> ReportData:
     names = config.names
     states = [r.state for r in requests]
@@ -141,6 +145,7 @@ def aggregate(
             "reported": sum(i.state.is_set(F.ICO_REPORTED_AT) for i in incidents),
             "deadlines missed": sum(_missed_deadline(i, now, config) for i in incidents),
         },
+        legal_holds=sorted((issue_id, at.astimezone(tz).date() if at else None) for issue_id, at in legal_holds),
     )
 
 
@@ -169,6 +174,17 @@ def first_set(issue: dict[str, Any], key: FieldKey, names: dict, keys: dict) -> 
 
 def decision_time(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
     return first_set(issue, F.DECISION, names, keys)
+
+
+def hold_set_at(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
+    """When the current legal hold was set: the latest save that turned it on."""
+    set_at, held = None, False
+    for change in history.changes(issue, names):
+        now_held = issue_state(change.after, **keys).flag(F.LEGAL_HOLD)
+        if now_held and not held:
+            set_at = change.at
+        held = now_held
+    return set_at if held else None
 
 
 def _service_notes(issue: dict[str, Any], prefix: str, service_user_id: int) -> int:
@@ -213,7 +229,12 @@ def gather(
     reviews = [issue_state(r, **keys) for r in redmine.issues_where(TrackerKey.RETENTION_REVIEW, {}, status_id="*", due_date=_range(start, end))]
     tz = zoneinfo.ZoneInfo(config.calendar.timezone)
     breaches = [b for b in store.breaches.all() if start <= b["detected_at"].astimezone(tz).date() <= end]
-    return aggregate(config, start, end, now, requests, escalations, reviews, breaches, incidents)
+    holds = []
+    for ref in redmine.issues_where(TrackerKey.INFORMATION_REQUEST, {F.LEGAL_HOLD: "1"}, status_id="*"):
+        issue = redmine.issue(ref["id"])
+        if issue:
+            holds.append((issue["id"], hold_set_at(issue, redmine.names_by_id(), keys)))
+    return aggregate(config, start, end, now, requests, escalations, reviews, breaches, incidents, holds)
 
 
 # --- Writing ----------------------------------------------------------------------------
@@ -257,6 +278,13 @@ def write_csv(data: ReportData, out: Path) -> list[Path]:
         w.writerow(["rule", "status", "count"])
         for (rule, status), count in data.breaches.items():
             w.writerow([rule, status, count])
+    written.append(path)
+    path = out / "legal_holds.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["request_id", "hold_set_on"])
+        for issue_id, since in data.legal_holds:
+            w.writerow([issue_id, since.isoformat() if since else ""])
     written.append(path)
     return written
 
@@ -338,6 +366,12 @@ def write_html(data: ReportData, out: Path) -> Path:
     )
     breaches = {f"{rule} ({status})": n for (rule, status), n in data.breaches.items()}
     section("Breaches", breaches, "rule (status)", "breaches", note="Rules broken past the gate, by when they were found (R-AUDIT).")
+    sections.append(
+        "<section><h2>Requests under legal hold</h2><p>Every request held now, whatever the period, with the day its hold was "
+        "set; held requests are not reviewed for retention, and each hold is put to information governance once a year (R-RETENTION).</p>"
+        f"{_table(('request', 'hold set on'), ((f'#{i}', since.isoformat() if since else 'not known') for i, since in data.legal_holds))}"
+        f"<p>{len(data.legal_holds)} request(s) under legal hold.</p></section>"
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>InfoShare governance report {data.start} to {data.end}</title>
 <style>

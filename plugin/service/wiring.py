@@ -87,6 +87,15 @@ def disposal_recorder(audit: AuditLog):
     return record
 
 
+def redaction_recorder(audit: AuditLog):
+    """Records each history rewrite (R-RETENTION) before Redmine is asked for it."""
+
+    def record(issue_id: int, counts: dict) -> None:
+        audit.append(EntryKind.REDACTION, source="retention", issue_id=issue_id, rule="R-RETENTION", detail=counts)
+
+    return record
+
+
 def assemble(
     config: Config,
     redmine: RedminePort,
@@ -104,7 +113,9 @@ def assemble(
         if dry_run:
             executor = PrintingExecutor(redmine, config, echo=echo, guard=guard)
         else:
-            executor = RedmineExecutor(redmine, config, on_disposal=disposal_recorder(store.audit), guard=guard)
+            executor = RedmineExecutor(
+                redmine, config, on_disposal=disposal_recorder(store.audit), guard=guard, on_redaction=redaction_recorder(store.audit)
+            )
     judge = Judge(config, redmine, store, executor, clock=clock, echo=echo)
     return Services(
         config,

@@ -83,10 +83,14 @@ def test_a_closed_request_reaches_its_review_with_reminders_by_email(live, rest,
     assert review["assigned_to"]["name"] == "Information governance"
     assert review["due_date"] == review_date.isoformat()
 
-    # Reminders at 30 and 7 days before, on the day, then weekly while overdue;
-    # each once, however often the job runs.
+    # Opening the review was the 30-day reminder: a second run that day posts nothing.
+    assert "0 reminder(s)" in run(live, review_date - dt.timedelta(days=30))
+    assert reminders_on(rest, review_id) == []
+
+    # Reminders 7 days before, on the day, then weekly while overdue; each
+    # once, however often the job runs.
     expected = []
-    for days_before, text in ((30, "in 30 days"), (7, "in 7 days"), (0, "is due today"), (-7, "is overdue")):
+    for days_before, text in ((7, "in 7 days"), (0, "is due today"), (-7, "is overdue")):
         day = review_date - dt.timedelta(days=days_before)
         run(live, day)
         run(live, day)
@@ -134,52 +138,97 @@ def test_retain_sets_the_requests_next_review(live, rest):
     assert any(f"retained by Grace Governance; next review on {next_review}" in n for n in notes(request))
 
 
-def test_anonymise_replaces_personal_details_everywhere_and_keeps_the_decision(live, rest):
-    request_id, review_id, _ = open_review_for(live, rest, subject="Child A at Example School")
-    complete(rest, review_id, {F.REVIEW_OUTCOME: "Anonymise", F.REVIEW_JUSTIFICATION: "Outcome needed for statistics only"})
-    wait_until(lambda: rest.issue(request_id)["subject"] == MARKER, what="anonymisation")
-    live.settle()  # the history is redacted just after the fields
-    request = rest.issue(request_id)
-    assert request["description"] == MARKER
-    for key in (F.REQUESTER_NAME, F.INFORMATION_REQUESTED):
-        assert rest.field_value(request, key) == MARKER
-    assert rest.field_value(request, F.DECISION) == "Do not share"
-    assert rest.field_value(request, F.DECISION_REASONS) == decision_values()[F.DECISION_REASONS]
-    history = str([j["details"] for j in request["journals"]])
-    for personal in ("Dr Retention Example", "Child A at Example School", "named child", "School attendance for the last term"):
-        assert personal not in history
-    assert any("anonymised on the decision of Grace Governance" in n for n in notes(request))
+def gone(rest, issue_id: int) -> bool:
+    try:
+        rest.issue(issue_id)
+        return False
+    except ResourceNotFoundError:
+        return True
 
 
-def test_destroy_deletes_after_the_disposal_record(live, rest):
-    request_id, review_id, review_date = open_review_for(live, rest, subject="Destroy me")
+def test_destroy_deletes_the_request_and_its_escalations_after_one_disposal_record(live, rest):
+    request_id, review_date = close_request(live, rest, subject="Destroy me")
+    escalation_id = raise_a_disagreement(live, rest, request_id, "We disagree about the refusal")
+    run(live, review_date)
+    (review,) = reviews_of(rest, request_id)
+    review_id = review["id"]
     complete(rest, review_id, {F.REVIEW_OUTCOME: "Destroy", F.REVIEW_JUSTIFICATION: "Retention period over"})
-
-    def gone():
-        try:
-            rest.issue(request_id)
-            return False
-        except ResourceNotFoundError:
-            return True
-
-    wait_until(gone, what="the request deleted")
+    wait_until(lambda: gone(rest, request_id) and gone(rest, escalation_id), what="the request and its escalation deleted")
     review = rest.issue(review_id)
     (record,) = [n for n in notes(review) if n.startswith("Disposal record (R-RETENTION)")]
-    assert f"request_id: {request_id}" in record and f"review_date: {review_date.isoformat()}" in record
+    assert f"request_id: {request_id}" in record and f"escalation_ids: #{escalation_id}" in record
+    assert f"review_date: {review_date.isoformat()}" in record
     assert "authorised_by: Grace Governance" in record and "category: No further action" in record
-    assert "Dr Retention Example" not in record and "Destroy me" not in record
+    assert "Dr Retention Example" not in record and "Destroy me" not in record and "disagree" not in record
     audit = live.cli("audit", "show", "--issue", str(request_id)).stdout
-    assert "disposal" in audit and f'"review_id": {review_id}' in audit
+    (disposal,) = [line for line in audit.splitlines() if " disposal " in line]
+    assert f'"review_id": {review_id}' in disposal and f'"escalation_ids": [{escalation_id}]' in disposal
     assert "Audit log intact" in live.cli("audit", "verify").stdout
 
 
-def test_a_request_under_legal_hold_is_listed_not_reviewed(live, rest):
-    request_id, review_date = close_request(live, rest, subject="On hold")
-    rest.update_issue("manager1", request_id, {F.LEGAL_HOLD: "1"})
+def raise_a_disagreement(live, rest, request_id: int, details: str) -> int:
+    """A practitioner raises a disagreement on the request; the service opens
+    the escalation and copies the details into it. Returns the escalation."""
+    rest.update_issue("practitioner1", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: details})
+
+    def escalation():
+        relations = rest.get_json(f"/issues/{request_id}.json", include="relations")["issue"].get("relations", [])
+        for r in relations:
+            other = rest.issue(r["issue_id"] if r["issue_to_id"] == request_id else r["issue_to_id"])
+            if other["tracker"]["name"] == "Escalation":
+                return other["id"]
+        return None
+
+    escalation_id = wait_until(escalation, what="the escalation opened")
+    wait_until(lambda: rest.field_value(rest.issue(escalation_id), F.POINTS_OF_DISAGREEMENT) == details, what="the details copied")
     live.settle()
+    return escalation_id
+
+
+# --- legal holds (R-RETENTION v2) ----------------------------------------------------------------
+
+
+def hold_of(rest, request_id: int) -> tuple[str, str]:
+    issue = rest.issue(request_id)
+    return rest.field_value(issue, F.LEGAL_HOLD), rest.field_value(issue, F.LEGAL_HOLD_REASON)
+
+
+def test_a_legal_hold_is_governances_needs_a_reason_is_listed_and_reviewed_yearly(live, rest, tmp_path):
+    request_id, review_date = close_request(live, rest, subject="On hold")
+    # A practitioner or a manager cannot set it: the field is read-only for them, in the form and over REST.
+    for login in ("practitioner1", "manager1"):
+        rest.update_issue(login, request_id, {F.LEGAL_HOLD: "1", F.LEGAL_HOLD_REASON: "I think so"})
+        assert hold_of(rest, request_id) in (("0", ""), ("", ""), (None, None), ("0", None))
+    # Governance without a reason: refused, saying what to do.
+    with pytest.raises(ValidationError) as refused:
+        rest.update_issue("governance1", request_id, {F.LEGAL_HOLD: "1"})
+    assert "Legal hold reason: say why the record must be held" in str(refused.value)
+    rest.update_issue("governance1", request_id, {F.LEGAL_HOLD: "1", F.LEGAL_HOLD_REASON: "Civil claim notified by legal services"})
+    assert hold_of(rest, request_id) == ("1", "Civil claim notified by legal services")
+    # Governance can change nothing else on the request.
+    rest.update_issue("governance1", request_id, {F.DECISION_REASONS: "governance rewrote this"}, subject="Changed by governance")
+    request = rest.issue(request_id)
+    assert request["subject"] == "On hold" and rest.field_value(request, F.DECISION_REASONS) == decision_values()[F.DECISION_REASONS]
+    live.settle()
+
+    # Listed in the governance report with the day it was set ...
+    live.cli("report", "--from", today().isoformat(), "--to", today().isoformat(), "--out", str(tmp_path))
+    rows = (tmp_path / "legal_holds.csv").read_text().splitlines()
+    assert f"{request_id},{today().isoformat()}" in rows
+    # ... put to governance once a year from that day ...
+    a_year_on = add_years(today(), 1)
+    assert "0 hold(s) put to governance" in run(live, a_year_on - dt.timedelta(days=1))
+    assert "1 hold(s) put to governance" in run(live, a_year_on)
+    request = rest.issue(request_id)
+    (note,) = [n for n in notes(request) if "under legal hold since" in n]
+    assert f"since {today().isoformat()} (1 year)" in note and request["assigned_to"]["name"] == "Information governance"
+    assert "0 hold(s) put to governance" in run(live, a_year_on)  # the same day again: nothing
+    assert len([n for n in notes(rest.issue(request_id)) if "under legal hold since" in n]) == 1
+    # ... and never reviewed for retention, even on its review date (six years on: the sixth yearly hold review).
     out = run(live, review_date)
-    assert f"request #{request_id} is under legal hold: not reviewed" in out
+    assert f"request #{request_id} is under legal hold: not reviewed for retention" in out
     assert reviews_of(rest, request_id) == []
+    assert any("(6 years)" in n for n in notes(rest.issue(request_id)))
 
 
 def test_the_daily_query_costs_follow_the_due_requests_not_all_requests(live, rest):

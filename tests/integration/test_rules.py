@@ -185,9 +185,11 @@ def test_with_the_service_stopped_saves_follow_the_fail_mode_and_the_reconciler_
         assert rest.field_value(rest.issue(issue_id), F.CONSENT_STATUS) == "Given"
     finally:
         live.start_service()
-    live.cli("reconcile")
+    printed = live.cli("reconcile").stdout
     found = {(b["rule"], b["field"]) for b in _breaches(live, issue_id)}
-    assert ("R-CONSENT", "consent_given_by") in found and ("R-CONSENT", "consent_date") in found
+    judged = live.store().judged.last(issue_id)
+    why = f"reconcile said {printed!r}; judged mark {judged}; issue updated {rest.issue(issue_id)['updated_on']}"
+    assert ("R-CONSENT", "consent_given_by") in found and ("R-CONSENT", "consent_date") in found, why
     assert {b["detected_by"] for b in _breaches(live, issue_id)} == {"reconciler"}
 
 

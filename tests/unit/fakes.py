@@ -28,6 +28,8 @@ class FakeRedmine(RedminePort):
         self.updates: list[tuple[int, dict[str, Any]]] = []
         self.creates: list[dict[str, Any]] = []
         self.deleted: list[int] = []
+        self.anonymised: list[int] = []
+        self.fail_anonymise_after: int | None = None
         self.reads = 0
         self._ids = itertools.count(1)
         self._journal_ids = itertools.count(1000)
@@ -79,8 +81,19 @@ class FakeRedmine(RedminePort):
             "journals": [],
             "relations": [],
             "watchers": [],
+            "attachments": [],
         }
         return issue_id
+
+    def attach(self, issue_id: int, user_id: int, filename: str) -> int:
+        """A person attaches a file (Redmine journals its name)."""
+        attachment_id = next(self._journal_ids)
+        self.issues[issue_id]["attachments"].append({"id": attachment_id, "filename": filename})
+        self.issues[issue_id]["journals"].append(
+            {"id": next(self._journal_ids), "user": {"id": user_id, "name": self._name(user_id)}, "notes": "", "private_notes": False,
+             "created_on": self._tick(), "details": [{"property": "attachment", "name": str(attachment_id), "old_value": None, "new_value": filename}]}
+        )
+        return attachment_id
 
     def relate(self, issue_id: int, other_id: int) -> None:
         """A person relates two issues (Redmine journals it on both, without
@@ -195,16 +208,32 @@ class FakeRedmine(RedminePort):
         for other in self.issues.values():
             other["relations"] = [r for r in other["relations"] if issue_id not in (r["issue_id"], r["issue_to_id"])]
 
-    def redact_history(self, issue_id: int, field_ids: list[int], attributes: list[str], marker: str) -> int:
-        redacted = 0
-        for journal in self.issues[issue_id]["journals"]:
+    def anonymise(self, issue_id, *, custom_field_ids, attributes, journal_ids, attachment_ids, marker) -> dict[str, int]:
+        """As the shim does it: one transaction, so `fail_anonymise_after`
+        (a count of issues) stands for a worker killed between two issues."""
+        if self.fail_anonymise_after is not None:
+            if self.fail_anonymise_after <= 0:
+                raise ConnectionError("killed mid-way (a test's fault)")
+            self.fail_anonymise_after -= 1
+        self.anonymised.append(issue_id)
+        issue = self.issues[issue_id]
+        ids = {str(i) for i in custom_field_ids}
+        for cf in issue["custom_fields"]:
+            if str(cf["id"]) in ids and cf.get("value") not in (None, ""):
+                cf["value"] = marker
+        for attribute in attributes:
+            if issue.get(attribute):
+                issue[attribute] = marker
+        for journal in issue["journals"]:
+            if journal["id"] in journal_ids:
+                journal["notes"] = marker
             for d in journal["details"]:
-                if (d["property"] == "cf" and int(d["name"]) in field_ids) or (d["property"] == "attr" and d["name"] in attributes):
+                if (d["property"] == "cf" and d["name"] in ids) or (d["property"] == "attr" and d["name"] in attributes) or d["property"] == "attachment":
                     for key in ("old_value", "new_value"):
                         if d.get(key) not in (None, ""):
                             d[key] = marker
-                    redacted += 1
-        return redacted
+        issue["attachments"] = [a for a in issue.get("attachments", []) if a["id"] not in attachment_ids]
+        return {"notes": len(journal_ids), "attachments": len(attachment_ids)}
 
     def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:
         self.reads += 1

@@ -75,6 +75,13 @@ def test_a_perfect_redmine_has_no_findings(spec, live):
     assert compare(spec, live) == []
 
 
+def test_a_role_that_may_rewrite_history_other_than_the_services_is_reported(spec, live):
+    live.roles.append({"id": 99, "name": "Manager", "assignable": True, "permissions": ["view_issues", "infoshare_redact_history"]})
+    assert findings(spec, live) == [
+        "different: role 'Manager' (holds infoshare_redact_history, which only InfoShare service may hold; apply the spec again to take it away)"
+    ]
+
+
 def test_missing_objects_are_listed(spec, live):
     live.statuses = [s for s in live.statuses if s["name"] != "Approved"]
     live.trackers = [t for t in live.trackers if t["name"] != "Escalation"]
@@ -146,7 +153,7 @@ def test_workflow_and_settings_differences(spec, live):
     state["transitions"].append({"tracker": "Information request", "role": "MASH practitioner", "from_status": "Awaiting approval", "to_status": "Approved"})
     rule = next(r for r in state["field_rules"] if r["rule"] == "readonly" and r["field"] == "Approved by")
     rule["rule"] = "required"
-    dropped = next(r for r in state["field_rules"] if r["field"] == "Decision reasons")
+    dropped = next(r for r in state["field_rules"] if r["field"] == "Decision reasons" and r["rule"] == "required")
     state["field_rules"].remove(dropped)
     state["field_rules"].append({"tracker": "Escalation", "role": "MASH manager", "status": "In escalation", "field": "Other agency", "rule": "required"})
     state["tracker_permissions"]["MASH practitioner"]["add_issues"] = "all"

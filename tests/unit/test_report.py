@@ -55,7 +55,9 @@ def data():
         incident(incident_type="Inadvertent disclosure", incident_source="Staff", ico_deadline=""),
     ]
     now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
-    return report.aggregate(CONFIG, dt.date(2026, 11, 1), dt.date(2026, 11, 30), now, requests, escalations, reviews, breaches, incidents)
+    # Holds are listed whatever the period; the local day (23:30 UTC is the next day in London in summer).
+    holds = [(9, dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.timezone.utc)), (8, None)]
+    return report.aggregate(CONFIG, dt.date(2026, 11, 1), dt.date(2026, 11, 30), now, requests, escalations, reviews, breaches, incidents, holds)
 
 
 def test_counts():
@@ -76,14 +78,32 @@ def test_counts():
     assert d.incidents_by_outcome == {"Open": 3, "Upheld": 1}
     # Decided 80 hours after logging (past the deadline), and one never decided.
     assert d.ico == {"logged": 4, "reportable": 1, "reported": 1, "deadlines missed": 2}
+    assert d.legal_holds == [(8, None), (9, dt.date(2026, 7, 2))]
 
 
 def test_written_files(tmp_path):
     written = report.write(data(), tmp_path)
-    assert {p.name for p in written} == {"report.html", "decision_times.csv", "breaches.csv", *report.CSV_FILES}
+    assert {p.name for p in written} == {"report.html", "decision_times.csv", "breaches.csv", "legal_holds.csv", *report.CSV_FILES}
     rows = list(csv.reader((tmp_path / "requests_by_channel.csv").open()))
     assert rows[0] == ["channel", "count"] and ["Phone", "2"] in rows
     assert list(csv.reader((tmp_path / "decision_times.csv").open()))[1:] == [["Red", "2", "6.0"], ["Amber", "0", ""], ["Green", "1", "30.0"]]
     page = (tmp_path / "report.html").read_text()
     assert page.count("<img ") == 14 and page.count("data:image/png;base64,") == 14
     assert "2026-11-01 to 2026-11-30" in page
+    assert "Requests under legal hold" in page and "<td>#9</td><td>2026-07-02</td>" in page and "<td>#8</td><td>not known</td>" in page
+    assert list(csv.reader((tmp_path / "legal_holds.csv").open())) == [["request_id", "hold_set_on"], ["8", ""], ["9", "2026-07-02"]]
+
+
+def test_the_day_a_hold_was_set_is_read_from_the_journals():
+    keys = CONFIG.names.key_maps()
+    names = {"status": {}, "custom_field": {1: CONFIG.names.field(F.LEGAL_HOLD)}}
+
+    def journal(at, old, new):
+        return {"id": 1, "user": {"id": 20}, "created_on": at, "notes": "", "details": [{"property": "cf", "name": "1", "old_value": old, "new_value": new}]}
+
+    issue = {"id": 5, "created_on": "2026-01-01T09:00:00Z", "custom_fields": [{"id": 1, "name": CONFIG.names.field(F.LEGAL_HOLD), "value": "1"}],
+             "journals": [journal("2026-02-01T09:00:00Z", "0", "1"), journal("2026-03-01T09:00:00Z", "1", "0"), journal("2026-04-01T09:00:00Z", "0", "1")]}
+    assert report.hold_set_at(issue, names, keys) == dt.datetime(2026, 4, 1, 9, tzinfo=dt.timezone.utc)
+    issue["custom_fields"][0]["value"] = "0"
+    issue["journals"].append(journal("2026-05-01T09:00:00Z", "1", "0"))
+    assert report.hold_set_at(issue, names, keys) is None

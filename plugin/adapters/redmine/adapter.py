@@ -38,7 +38,7 @@ class RedmineAdapter(RedminePort):
 
     def issue(self, issue_id: int) -> dict[str, Any] | None:
         try:
-            return self.reader.get(f"/issues/{issue_id}.json", include="journals,relations,watchers")["issue"]
+            return self.reader.get(f"/issues/{issue_id}.json", include="journals,relations,watchers,attachments")["issue"]
         except ResourceNotFoundError:
             return None
 
@@ -81,13 +81,28 @@ class RedmineAdapter(RedminePort):
         except ResourceNotFoundError:
             pass
 
-    def redact_history(self, issue_id: int, field_ids: list[int], attributes: list[str], marker: str) -> int:
+    def anonymise(
+        self,
+        issue_id: int,
+        *,
+        custom_field_ids: list[int],
+        attributes: list[str],
+        journal_ids: list[int],
+        attachment_ids: list[int],
+        marker: str,
+    ) -> dict[str, int]:
         answer = self.client.engine.request(
             "post",
             f"{self.reader.base}/infoshare/issues/{issue_id}/redact.json",
-            data={"custom_field_ids": field_ids, "attributes": attributes, "marker": marker},
+            data={
+                "custom_field_ids": custom_field_ids,
+                "attributes": attributes,
+                "journal_ids": journal_ids,
+                "attachment_ids": attachment_ids,
+                "marker": marker,
+            },
         )
-        return int(answer.get("redacted", 0)) if isinstance(answer, dict) else 0
+        return {k: int(v) for k, v in answer.items() if isinstance(v, int)} if isinstance(answer, dict) else {}
 
     @functools.cached_property
     def _tracker_ids(self) -> dict[TrackerKey, int]:

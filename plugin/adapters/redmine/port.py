@@ -55,9 +55,21 @@ class RedminePort(abc.ABC):
         """Delete the issue; one already gone is not an error."""
 
     @abc.abstractmethod
-    def redact_history(self, issue_id: int, field_ids: list[int], attributes: list[str], marker: str) -> int:
-        """Replace these fields' values in the issue's journals (the shim's
-        endpoint; Redmine's REST API cannot). Returns how many were replaced."""
+    def anonymise(
+        self,
+        issue_id: int,
+        *,
+        custom_field_ids: list[int],
+        attributes: list[str],
+        journal_ids: list[int],
+        attachment_ids: list[int],
+        marker: str,
+    ) -> dict[str, int]:
+        """Replace the values of these fields and attributes (now and in every
+        journal), the notes of these journals, and the names of attachments in
+        the history with `marker`, and delete these attachments, in one
+        transaction (the shim's endpoint, which only the service's role may
+        use; Redmine's REST API cannot rewrite history). Returns counts."""
 
     @abc.abstractmethod
     def issues_updated_since(self, since: dt.datetime) -> Iterator[dict[str, Any]]:

@@ -58,6 +58,9 @@ class EntryKind:
     BREACH_RESOLVED = "breach_resolved"
     GATE_BYPASS = "gate_bypass"  # a save allowed despite violations (an administrator's)
     DISPOSAL = "disposal"  # a request destroyed after a retention review (ids, category, dates, who)
+    # A ticket's history rewritten by the service (R-RETENTION: only the
+    # service may), written before Redmine is asked: counts, never values.
+    REDACTION = "redaction"
     # A gate answer given after the shim's timeout: Redmine had already applied
     # its fail mode, so the answer (a refusal, say) did not take effect.
     GATE_LATE = "gate_late"

@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 
 from plugin.policy import retention as ret
-from plugin.policy.model import Actor, Context, CreateLinkedIssue, DeleteIssue, OnIssue, Once, Principal, RedactHistory, SetFields, SetText, Step
+from plugin.policy.model import (
+    Actor, Anonymise, AssignTo, Context, CreateLinkedIssue, DeleteIssue, Milestone, OnIssue, Once, Principal, RecordDisposal, SetFields, Step,
+)
 from plugin.domain.names import GroupKey, StatusKey, TrackerKey
 from plugin.domain.record import FieldKey, IssueState
 from tests.unit.conftest import make_config
@@ -248,39 +250,64 @@ def test_retain_moves_the_requests_review_date():
     assert "retained by Grace Governance; next review on 2035-06-30" in once.note
 
 
-def test_anonymise_redacts_personal_fields_and_keeps_the_decision():
+ESCALATION_ID = 400
+
+
+def escalation(related=(REQUEST_ID,)):
+    fields = {F.POINTS_OF_DISAGREEMENT: "copied details", F.ESCALATION_STAGE: "Stage 1"}
+    return IssueState(ESCALATION_ID, TrackerKey.ESCALATION, S.IN_ESCALATION, fields, project_id=1, related_ids=frozenset(related))
+
+
+def test_anonymise_removes_every_text_field_and_keeps_the_choices():
     rev, history = completed("Anonymise")
     (on,) = ret.derive(ctx(rev, history=history, related=[due_request(related=[REVIEW_ID])]))
-    (once,) = on.actions
-    fields, text, redact = once.actions
-    redacted = dict(fields.values)
-    marker = CONFIG.retention.redaction_marker
-    assert redacted[F.REQUESTER_NAME] == marker and redacted[F.REQUESTER_EMAIL] == marker and redacted[F.INFORMATION_REQUESTED] == marker
-    assert F.DECISION not in redacted and F.DECISION_REASONS not in redacted
-    assert F.INFORMATION_SHARED not in redacted  # empty on this request: nothing to replace
-    assert redacted[F.RETENTION_REVIEW_DATE] is None  # nothing personal left to review
-    assert text == SetText(subject=marker, description=marker)
-    assert isinstance(redact, RedactHistory) and F.REQUESTER_PHONE in redact.fields and redact.attributes == ("subject", "description")
+    assert on.issue_id == REQUEST_ID
+    clear, anonymise = on.actions
+    assert clear == SetFields(((F.RETENTION_REVIEW_DATE, None),))  # nothing personal left to review
+    assert isinstance(anonymise, Anonymise) and anonymise.marker == CONFIG.retention.redaction_marker
+    removed = set(anonymise.fields)
+    # Every text field, the decision's reasons and justifications included ...
+    for key in (F.REQUESTER_NAME, F.REQUESTER_EMAIL, F.INFORMATION_REQUESTED, F.DECISION_REASONS, F.PUBLIC_INTEREST_JUSTIFICATION,
+                F.APPROVAL_NOTES, F.EMERGENCY_OVERRIDE_REASON, F.DISAGREEMENT_DETAILS, F.LEGAL_HOLD_REASON, F.SHARED_WITH):
+        assert key in removed
+    # ... but not the list choices, dates and flags the report counts, nor what the site keeps.
+    for key in (F.DECISION, F.LAWFUL_BASIS, F.RETENTION_CATEGORY, F.SHARED_ON, F.LEGAL_HOLD, F.APPROVAL_REASON):
+        assert key not in removed
+    assert anonymise.note_key == f"review-{REVIEW_ID}-anonymised"
+    assert "{fields} text field(s), {notes} note(s) and {attachments} attachment(s)" in anonymise.note
+    assert "anonymised on the decision of Grace Governance" in anonymise.note and "no linked escalation" in anonymise.note
 
 
-def test_the_fields_anonymisation_clears_are_configurable():
-    config = make_config(retention={"anonymise_fields": ["requester_phone"]})
+def test_a_text_field_added_later_is_removed_unless_kept():
+    assert F.REQUESTER_PHONE in ret.personal_fields(TrackerKey.INFORMATION_REQUEST, keep=())
+    assert F.REQUESTER_PHONE not in ret.personal_fields(TrackerKey.INFORMATION_REQUEST, keep=(F.REQUESTER_PHONE,))
+    config = make_config(retention={"keep_fields": ["requester_phone"]})
     rev, history = completed("Anonymise")
     (on,) = ret.derive(ctx(rev, history=history, related=[due_request(related=[REVIEW_ID])], config=config))
-    fields, text, redact = on.actions[0].actions
-    assert dict(fields.values) == {F.REQUESTER_PHONE: config.retention.redaction_marker, F.RETENTION_REVIEW_DATE: None}
-    assert text == SetText() and redact.attributes == ()
+    assert F.REQUESTER_PHONE not in on.actions[1].fields and F.APPROVAL_REASON in on.actions[1].fields
 
 
-def test_destroy_writes_the_disposal_record_then_deletes():
+def test_anonymise_reaches_each_linked_escalation():
+    rev, history = completed("Anonymise")
+    related = [due_request(related=[REVIEW_ID, ESCALATION_ID]), escalation()]
+    on_request, on_escalation = ret.derive(ctx(rev, history=history, related=related))
+    assert "1 linked escalation (#400) the same way" in on_request.actions[1].note
+    assert on_escalation.issue_id == ESCALATION_ID
+    (anonymise,) = on_escalation.actions
+    assert F.POINTS_OF_DISAGREEMENT in anonymise.fields and F.ESCALATION_STAGE not in anonymise.fields
+    assert anonymise.note_key == f"review-{REVIEW_ID}-anonymised-escalation"
+
+
+def test_destroy_writes_one_disposal_record_then_deletes_the_escalations_and_the_request():
     rev, history = completed("Destroy")
-    note, on = ret.derive(ctx(rev, history=history, related=[due_request(related=[REVIEW_ID])], now=at("2032-11-20")))
+    related = [due_request(related=[REVIEW_ID, ESCALATION_ID]), escalation()]
+    note, on_escalation, on_request = ret.derive(ctx(rev, history=history, related=related, now=at("2032-11-20")))
     assert isinstance(note, Once) and note.key == f"review-{REVIEW_ID}-disposal"
-    (delete,) = on.actions
-    assert isinstance(delete, DeleteIssue)
-    record = dict(delete.record)
-    assert record == {
+    (disposal,) = note.actions
+    assert isinstance(disposal, RecordDisposal)
+    assert dict(disposal.record) == {
         "request_id": REQUEST_ID,
+        "escalation_ids": (ESCALATION_ID,),
         "review_id": REVIEW_ID,
         "category": "No further action",
         "closed_on": "2026-11-21",
@@ -290,17 +317,137 @@ def test_destroy_writes_the_disposal_record_then_deletes():
         "authorised_by": "Grace Governance",
         "method": "delete",
     }
-    assert "request_id: 100" in note.note and "Dr A" not in note.note and "Surgery" not in note.note
+    # Escalations first: a run cut short still finds them through the request.
+    assert (on_escalation.issue_id, on_escalation.actions) == (ESCALATION_ID, (DeleteIssue(),))
+    assert (on_request.issue_id, on_request.actions) == (REQUEST_ID, (DeleteIssue(),))
+    assert "request_id: 100" in note.note and "escalation_ids: #400" in note.note
+    assert "Dr A" not in note.note and "Surgery" not in note.note
+
+
+def test_a_disposal_without_escalations_says_none():
+    rev, history = completed("Destroy")
+    note, on = ret.derive(ctx(rev, history=history, related=[due_request(related=[REVIEW_ID])], now=at("2032-11-20")))
+    assert "escalation_ids: none" in note.note and on.actions == (DeleteIssue(),)
 
 
 def test_destroy_may_be_configured_to_anonymise_fully():
-    config = make_config(retention={"destroy": "anonymise"})
+    config = make_config(retention={"destroy": "anonymise", "keep_fields": ["approval_reason"]})
     rev, history = completed("Destroy")
     note, on = ret.derive(ctx(rev, history=history, related=[due_request(related=[REVIEW_ID])], config=config))
-    (once,) = on.actions
-    fields = dict(once.actions[0].values)
-    assert F.DECISION_REASONS in fields and F.PURPOSE_OF_SHARING in fields and F.APPROVAL_REASON not in fields
+    anonymise = on.actions[1]
+    assert F.DECISION_REASONS in anonymise.fields and F.APPROVAL_REASON in anonymise.fields  # keeps nothing
     assert "method: anonymise" in note.note
+
+
+# --- legal holds ------------------------------------------------------------------------------------
+
+
+def held(reason="Litigation hold: Smith v Council", **kw):
+    return request(legal_hold="1", legal_hold_reason=reason, **kw)
+
+
+def hold_ctx(before, after, user, *, roles=("Information governance lead",), admin=False):
+    principals = {user: Principal(user, "Someone", frozenset(roles))}
+    steps = (Step("created", 10, "", None, before, at("2026-11-21")), Step("pending", user, "", before, after, at("2026-11-22")))
+    return Context(before, after, Actor(user, "someone", admin=admin), CONFIG, at("2026-11-22"), steps, principals, (), 9)
+
+
+def test_only_governance_sets_changes_or_clears_a_hold():
+    assert codes(hold_ctx(request(), held(), GOVERNANCE)) == set()
+    assert ("legal_hold", "not_governance") in codes(hold_ctx(request(), held(), 10, roles=("MASH practitioner",)))
+    assert ("legal_hold", "not_governance") in codes(hold_ctx(held(), request(), 12, roles=("MASH manager",)))  # clearing
+    assert ("legal_hold", "not_governance") in codes(hold_ctx(held(), held(reason="other"), 12, roles=("MASH manager",), admin=True))
+    assert codes(hold_ctx(request(), held(), 9)) == set()  # the service itself
+    untouched = request(information_requested="more")
+    assert codes(hold_ctx(held(), held(information_requested="more"), 10, roles=("MASH practitioner",))) == set()
+    assert codes(hold_ctx(request(), untouched, 10, roles=("MASH practitioner",))) == set()
+
+
+def test_an_administrator_cannot_bypass_who_holds_a_record():
+    (who,) = [v for v in ret.check(hold_ctx(request(), held(), 1, roles=(), admin=True)) if v.code == "not_governance"]
+    assert not who.bypassable
+    (reason,) = [v for v in ret.check(hold_ctx(request(), held(reason=""), GOVERNANCE)) if v.code == "missing"]
+    assert reason.bypassable  # repairing a record's missing reason is an administrator's to do
+
+
+def test_a_hold_needs_its_reason():
+    assert codes(hold_ctx(request(), held(reason=""), GOVERNANCE)) == {("legal_hold_reason", "missing")}
+
+
+def test_a_hold_set_on_a_new_request_is_judged_too():
+    context = hold_ctx(request(), held(), 10, roles=("MASH practitioner",))
+    new = Context(None, held(), context.actor, CONFIG, context.now, (Step("pending", 10, "", None, held(), context.now),), context.principals, (), 9)
+    assert ("legal_hold", "not_governance") in codes(new)
+    assert codes(Context(None, request(), context.actor, CONFIG, context.now, (Step("pending", 10, "", None, request(), context.now),), context.principals, (), 9)) == set()
+
+
+def test_a_hold_at_rest_is_not_judged_again():
+    context = hold_ctx(request(), held(reason=""), 10, roles=("MASH practitioner",))
+    assert ret.hold_checks(context.for_previous()) == []
+    assert ret.hold_checks(dataclass_replace(context, at_rest=True)) == []
+
+
+def dataclass_replace(context, **kw):
+    import dataclasses
+
+    return dataclasses.replace(context, **kw)
+
+
+def hold_history(set_on="2026-11-21", now="2027-11-21"):
+    plain, holding = request(), held()
+    steps = (Step("created", 10, "", None, plain, at("2026-01-05")), Step("7001", GOVERNANCE, "", plain, holding, at(set_on)))
+    return Context(plain, holding, Actor(None, None), CONFIG, at(now), steps, {}, (), 9, at_rest=True)
+
+
+def test_each_hold_is_put_to_governance_once_a_year_from_the_day_it_was_set():
+    assert ret.hold_review_actions(hold_history(now="2027-11-20")) == []
+    (once,) = ret.hold_review_actions(hold_history(now="2027-11-21"))
+    assert once.key == "legal-hold-review-7001-1" and once.milestone is Milestone.LEGAL_HOLD_REVIEW
+    assert once.actions == (AssignTo(group=GroupKey.INFORMATION_GOVERNANCE),)
+    assert "under legal hold since 2026-11-21 (1 year)" in once.note
+    (later,) = ret.hold_review_actions(hold_history(now="2029-03-01"))  # a missed year is put once, today
+    assert later.key == "legal-hold-review-7001-2" and "(2 years)" in later.note
+
+
+def test_no_hold_review_without_a_hold_or_its_save():
+    assert ret.hold_review_actions(ctx(request(), now=at("2030-01-01"))) == []
+    no_turning_on = Context(None, held(), Actor(None, None), CONFIG, at("2030-01-01"), (), {}, (), 9)
+    assert ret.hold_review_actions(no_turning_on) == []
+
+
+def test_full_years_keep_29_february_on_28_february():
+    assert ret.full_years(D(2028, 2, 29), D(2029, 2, 27)) == 0
+    assert ret.full_years(D(2028, 2, 29), D(2029, 2, 28)) == 1
+    assert ret.full_years(D(2026, 11, 21), D(2026, 11, 21)) == 0
+
+
+def test_a_held_request_with_a_due_date_is_put_for_hold_review_not_retention_review():
+    context = dataclass_replace(hold_history(now="2032-11-21"), proposed=held(review_date="2032-11-21", closed="2026-11-21"))
+    keys = [a.key for a in ret.derive(context)]
+    assert not any(k.startswith("retention-review-for") for k in keys) and any(k.startswith("legal-hold-review-") for k in keys)
+
+
+# --- reminders never repeat a day -----------------------------------------------------------------
+
+
+def test_opening_a_review_counts_as_that_days_reminder():
+    due = D(2032, 11, 21)
+    assert ret.reminder_due(due, D(2032, 10, 22), CONFIG, opened_on=D(2032, 10, 22)) is None
+    assert ret.reminder_due(due, D(2032, 11, 14), CONFIG, opened_on=D(2032, 10, 22)) == "7-days-before"
+    assert ret.reminder_due(due, D(2032, 11, 14), CONFIG, opened_on=D(2032, 11, 16)) is None  # opened late: covered
+    assert ret.reminder_due(due, D(2032, 11, 28), CONFIG, opened_on=D(2032, 11, 28)) is None  # opened overdue
+    assert ret.reminder_due(due, D(2032, 12, 5), CONFIG, opened_on=D(2032, 11, 28)) == "overdue-2"
+
+
+def test_a_second_run_on_the_opening_day_posts_nothing():
+    state = due_request(related=[REVIEW_ID])
+    opened = dataclass_replace(review(), created_on=at("2032-10-22", 9))
+    assert ret.review_actions(ctx(state, related=[opened], now=at("2032-10-22", 15))) == []
+    (on,) = ret.review_actions(ctx(state, related=[opened], now=at("2032-11-14")))
+    assert on.actions[0].key == "reminder-2032-11-21-7-days-before"
+    # Under a controlled clock Redmine's creation time is the real one: the start date says the day.
+    started = dataclass_replace(review(), created_on=at("2026-12-01"), start_date=D(2032, 10, 22))
+    assert ret.review_actions(ctx(state, related=[started], now=at("2032-10-22", 15))) == []
 
 
 def test_outcomes_need_a_completed_review_and_a_request():

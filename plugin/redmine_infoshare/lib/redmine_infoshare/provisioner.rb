@@ -36,6 +36,7 @@ module RedmineInfoshare
         apply_statuses
         apply_trackers
         apply_roles
+        apply_exclusive_permissions
         apply_groups
         apply_custom_fields
         apply_transitions
@@ -121,6 +122,20 @@ module RedmineInfoshare
           record.set_permission_trackers(perm, ids.nil? ? :all : wanted_ids)
         end
         save_if_changed(record, "role #{r['name']}")
+      end
+    end
+
+    # Redmine's default Manager role holds every permission registered when
+    # its data was loaded, the shim's included: take such a permission from
+    # every role but those the spec names (built-in roles too).
+    def apply_exclusive_permissions
+      (@spec['exclusive_permissions'] || {}).each do |perm, allowed|
+        Role.all.each do |role|
+          next if allowed.include?(role.name) || !role.has_permission?(perm.to_sym)
+
+          role.remove_permission!(perm.to_sym)
+          @changes << "removed permission #{perm} from role #{role.name}"
+        end
       end
     end
 
