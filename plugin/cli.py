@@ -242,6 +242,40 @@ def _moment(value: str | None, config: Config):
     return naive.replace(tzinfo=zoneinfo.ZoneInfo(config.calendar.timezone))
 
 
+def _job_services(ctx: CommandContext, dry_run: bool, label: str):
+    """The services for one job run from the terminal, with its progress shown."""
+    from plugin.service.wiring import build_services
+
+    configure_logging(ctx.config.service.log_level)
+    services = build_services(ctx.config, dry_run=dry_run, echo=click.echo)
+    services.judge.progress = _terminal_progress(label)
+    return services
+
+
+@main.group()
+def timeliness() -> None:
+    """Timely sharing: written confirmations of shares (R-SHARE)."""
+
+
+@timeliness.command("run")
+@click.option("--now", "now", metavar='"YYYY-MM-DD HH:MM"', help="Act as if it were this moment (default: now).")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; change nothing.")
+@pass_ctx
+def timeliness_run(ctx: CommandContext, now: str | None, dry_run: bool) -> None:
+    """Remind whoever shared, each working day after the share, until its
+    written confirmation is recorded (the scheduler does this every few minutes)."""
+    services = _job_services(ctx, dry_run, "Timeliness")
+    report = _run_job(lambda: services.timeliness.run(_moment(now, ctx.config)))
+    verb = "would post" if dry_run else "posted"
+    click.echo(
+        f"{report.unconfirmed} share(s) not confirmed in writing: {verb} {len(report.confirmation_reminders)} reminder(s); "
+        f"{report.redmine_requests} Redmine request(s)."
+    )
+    for issue_id in report.confirmation_reminders:
+        click.echo(f"  #{issue_id}: the person who shared was reminded")
+    _echo_problems(report.problems)
+
+
 @main.group()
 def incidents() -> None:
     """Information incidents and their ICO deadlines (R-INCIDENT)."""
@@ -255,13 +289,8 @@ def incidents_run(ctx: CommandContext, now: str | None, dry_run: bool) -> None:
     """Post the ICO-deadline reminders (24, 48 and 66 hours after becoming
     aware) and the deadline-passed notes of open incidents (the scheduler does
     this every few minutes)."""
-    from plugin.service.wiring import build_services
-
-    config = ctx.config
-    configure_logging(config.service.log_level)
-    services = build_services(config, dry_run=dry_run, echo=click.echo)
-    services.judge.progress = _terminal_progress("Incidents")
-    report = _run_job(lambda: services.incidents.run(_moment(now, config)))
+    services = _job_services(ctx, dry_run, "Incidents")
+    report = _run_job(lambda: services.incidents.run(_moment(now, ctx.config)))
     verb = "would post" if dry_run else "posted"
     click.echo(
         f"Checked {report.checked} open incident(s) without an ICO report decision: {verb} {len(report.reminders)} reminder(s) "

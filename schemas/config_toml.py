@@ -19,6 +19,7 @@ import holidays
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from plugin.domain.configuration import (
+    ShareConfig,
     EventsFrom,
     ASSIGNEE_OWNER,
     DEFAULT_KEEP_FIELDS,
@@ -461,11 +462,19 @@ class SchedulerSchema(_Strict):
         return SchedulerConfig(**{key: tuple(sorted(set(times))) for key, times in data.items()}, timers_every_minutes=every)
 
 
+class ShareSchema(_Strict):
+    written_confirmation_reminders = fields.Boolean(load_default=ShareConfig().written_confirmation_reminders)
+
+    @post_load
+    def make(self, data, **_):
+        return ShareConfig(**data)
+
+
 class ConfigSchema(_Strict):
     defaults_to_load = {
         key: dict
         for key in (
-            "service", "webhook", "gate", "names", "approval", "urgency", "calendar", "escalation", "retention", "reconciler", "inbox", "scheduler",
+            "service", "webhook", "gate", "names", "approval", "urgency", "calendar", "escalation", "retention", "reconciler", "inbox", "scheduler", "share",
         )
     }
 
@@ -482,6 +491,7 @@ class ConfigSchema(_Strict):
     reconciler = fields.Nested(ReconcilerSchema)
     inbox = fields.Nested(InboxSchema)
     scheduler = fields.Nested(SchedulerSchema)
+    share = fields.Nested(ShareSchema)
 
     @validates_schema
     def native_needs_a_reachable_url(self, data, **_):

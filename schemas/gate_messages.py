@@ -43,6 +43,7 @@ class GateRequestSchema(Schema):
 class GateViolationSchema(Schema):
     rule = fields.String()
     field = fields.String(allow_none=True)
+    field_name = fields.String(allow_none=True)
     code = fields.String()
     message = fields.String()
 

@@ -111,7 +111,16 @@ def gate():
         {
             "allow": decision.allow,
             "violations": [
-                {"rule": v.rule.value, "field": v.field.value if v.field else None, "code": v.code, "message": v.message} for v in decision.violations
+                {
+                    "rule": v.rule.value,
+                    "field": v.field.value if v.field else None,
+                    # Redmine's name for it: the shim drops Redmine's own "cannot be
+                    # blank" for a field this message already covers (one message per problem).
+                    "field_name": config.names.field(v.field) if v.field else None,
+                    "code": v.code,
+                    "message": v.message,
+                }
+                for v in decision.violations
             ],
         }
     )

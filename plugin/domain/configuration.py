@@ -252,6 +252,14 @@ class SchedulerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ShareConfig:
+    """R-SHARE (West Yorkshire procedures 3.5: confirmed in writing): remind
+    the person who shared, each working day, until the confirmation is recorded."""
+
+    written_confirmation_reminders: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     redmine: RedmineConfig
     service: ServiceConfig
@@ -266,6 +274,7 @@ class Config:
     reconciler: ReconcilerConfig
     inbox: InboxConfig
     scheduler: SchedulerConfig
+    share: ShareConfig = ShareConfig()
     # Where the file was read from, for messages and `var/stack.json`.
     source: str = ""
 

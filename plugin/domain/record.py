@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import re
 from typing import Any, Iterable, Mapping
 
 from plugin.domain.names import StatusKey, TrackerKey, _Named
@@ -140,8 +141,14 @@ class ConsentNotSoughtReason(str, enum.Enum):
 class RiskLevel(str, enum.Enum):
     SIGNIFICANT_HARM = "Significant harm"
     REASONABLE_CAUSE = "Reasonable cause to suspect significant harm"
-    CHILD_IN_NEED = "Child in need or early help"
+    CHILD_IN_NEED = "Child in need"
+    EARLY_HELP = "Early help"  # shared only with consent (West Yorkshire 3.2)
     NO_CURRENT_CONCERN = "No current concern"
+
+
+# Values renamed in version 2 of the contract: provisioning moves existing
+# tickets from the old value to the new (the field's key, old, new).
+RENAMED_VALUES = (("risk_level", "Child in need or early help", RiskLevel.CHILD_IN_NEED.value),)
 
 
 class AdviceSoughtFrom(str, enum.Enum):
@@ -166,6 +173,16 @@ class SecureMethod(str, enum.Enum):
     IN_PERSON = "In person"
     PHONE_TO_VERIFIED_NUMBER = "Phone to verified number"
     RECORDED_POST = "Recorded post"
+    # Not secure, said so with a reason rather than mislabelled (v2).
+    OTHER_NOT_SECURE = "Other - not secure"
+
+
+class OnwardSharing(str, enum.Enum):
+    """Whether the recipient will pass it on (Buckinghamshire appendix 1, question 6)."""
+
+    WILL_NOT = "Recipient will not pass it on"
+    WITHIN_LIMITS = "Recipient may pass it on within agreed limits"
+    NOT_DISCUSSED = "Not discussed"
 
 
 class ApprovalDecision(str, enum.Enum):
@@ -262,12 +279,15 @@ class FieldKey(_Named):
     # Decision
     DECISION = ("decision", "Decision")
     DECISION_REASONS = ("decision_reasons", "Decision reasons")
+    INFORMATION_WITHHELD = ("information_withheld", "Information withheld")
     LAWFUL_BASIS = ("lawful_basis", "Lawful basis")
     SPECIAL_CATEGORY_CONDITION = ("special_category_condition", "Special category condition")
     STATUTORY_POWER = ("statutory_power", "Statutory power")
     CONSENT_STATUS = ("consent_status", "Consent status")
     CONSENT_GIVEN_BY = ("consent_given_by", "Consent given by")
     CONSENT_DATE = ("consent_date", "Consent date")
+    CONSENT_TIME = ("consent_time", "Consent time")
+    CONSENT_LIMITS_EXPLAINED = ("consent_limits_explained", "Consent limits explained")
     CONSENT_NOT_SOUGHT_REASON = ("consent_not_sought_reason", "Consent not sought reason")
     PUBLIC_INTEREST_JUSTIFICATION = ("public_interest_justification", "Public interest justification")
     RISK_LEVEL = ("risk_level", "Risk level")
@@ -278,8 +298,13 @@ class FieldKey(_Named):
     INFORMATION_SHARED = ("information_shared", "Information shared")
     SHARED_WITH = ("shared_with", "Shared with")
     SHARED_ON = ("shared_on", "Shared on")
+    SHARED_AT = ("shared_at", "Shared at")
+    SHARED_BY = ("shared_by", "Shared by")
     SECURE_METHOD = ("secure_method", "Secure method")
+    INSECURE_METHOD_REASON = ("insecure_method_reason", "Insecure method reason")
+    ONWARD_SHARING = ("onward_sharing", "Onward sharing")
     FACT_AND_OPINION_DISTINGUISHED = ("fact_and_opinion_distinguished", "Fact and opinion distinguished")
+    CONFIRMED_IN_WRITING_ON = ("confirmed_in_writing_on", "Confirmed in writing on")
     # Approval
     APPROVAL_REQUIRED = ("approval_required", "Approval required")
     APPROVAL_REASON = ("approval_reason", "Approval reason")
@@ -368,15 +393,18 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.URGENCY, F.LIST, values=Urgency, filter=True),
         _d(FieldKey.INFORMATION_REQUESTED, F.TEXT),
         _d(FieldKey.PURPOSE_OF_SHARING, F.TEXT),
-        _d(FieldKey.CASE_REFERENCE, F.STRING),
+        _d(FieldKey.CASE_REFERENCE, F.STRING, description="The child's reference in your agency's own case system, where the share is recorded too."),
         _d(FieldKey.DECISION, F.LIST, values=Decision, filter=True),
         _d(FieldKey.DECISION_REASONS, F.TEXT),
+        _d(FieldKey.INFORMATION_WITHHELD, F.TEXT, description="What was not shared, and why."),
         _d(FieldKey.LAWFUL_BASIS, F.LIST, values=LawfulBasis),
         _d(FieldKey.SPECIAL_CATEGORY_CONDITION, F.LIST, values=SpecialCategoryCondition),
         _d(FieldKey.STATUTORY_POWER, F.LIST, values=StatutoryPower, multiple=True),
         _d(FieldKey.CONSENT_STATUS, F.LIST, values=ConsentStatus),
         _d(FieldKey.CONSENT_GIVEN_BY, F.LIST, values=ConsentGivenBy),
         _d(FieldKey.CONSENT_DATE, F.DATE),
+        _d(FieldKey.CONSENT_TIME, F.TIME, description="HH:MM, 24-hour clock."),
+        _d(FieldKey.CONSENT_LIMITS_EXPLAINED, F.BOOL),
         _d(FieldKey.CONSENT_NOT_SOUGHT_REASON, F.LIST, values=ConsentNotSoughtReason),
         _d(FieldKey.PUBLIC_INTEREST_JUSTIFICATION, F.TEXT),
         _d(FieldKey.RISK_LEVEL, F.LIST, values=RiskLevel),
@@ -386,8 +414,13 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.INFORMATION_SHARED, F.TEXT),
         _d(FieldKey.SHARED_WITH, F.STRING),
         _d(FieldKey.SHARED_ON, F.DATE),
+        _d(FieldKey.SHARED_AT, F.TIME, description="HH:MM, 24-hour clock."),
+        _d(FieldKey.SHARED_BY, F.STRING, description="Set by the InfoShare service."),
         _d(FieldKey.SECURE_METHOD, F.LIST, values=SecureMethod),
+        _d(FieldKey.INSECURE_METHOD_REASON, F.TEXT),
+        _d(FieldKey.ONWARD_SHARING, F.LIST, values=OnwardSharing),
         _d(FieldKey.FACT_AND_OPINION_DISTINGUISHED, F.BOOL),
+        _d(FieldKey.CONFIRMED_IN_WRITING_ON, F.DATE, filter=True),
         _d(FieldKey.APPROVAL_REQUIRED, F.BOOL, filter=True, description="Set by the InfoShare service."),
         _d(FieldKey.APPROVAL_REASON, F.STRING, description="Set by the InfoShare service."),
         _d(FieldKey.APPROVAL_DECISION, F.LIST, values=ApprovalDecision, filter=True),
@@ -585,6 +618,18 @@ class IssueState:
 
     def is_one_of(self, key: FieldKey, allowed: Iterable[enum.Enum]) -> bool:
         return self.value(key) in {a.value for a in allowed}
+
+    def time(self, key: FieldKey) -> dt.time | None:
+        """A time field's `HH:MM` (24-hour), or None when empty or not a time."""
+        return parse_clock_time(self.value(key))
+
+
+_CLOCK_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def parse_clock_time(value: str | None) -> dt.time | None:
+    found = _CLOCK_TIME.fullmatch((value or "").strip())
+    return dt.time(int(found.group(1)), int(found.group(2))) if found else None
 
 
 def parse_time(value: Any) -> dt.datetime | None:

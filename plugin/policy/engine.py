@@ -22,7 +22,7 @@ CHECKS: dict[TrackerKey, tuple[Check, ...]] = {
 
 # What the service does about an issue as it is now.
 DERIVES: dict[TrackerKey, tuple[Derive, ...]] = {
-    TrackerKey.INFORMATION_REQUEST: (approval.derive, escalation.derive, retention.derive),
+    TrackerKey.INFORMATION_REQUEST: (approval.derive, share.derive, escalation.derive, retention.derive),
     TrackerKey.ESCALATION: (escalation.derive,),
     TrackerKey.RETENTION_REVIEW: (retention.derive,),
     TrackerKey.INFORMATION_INCIDENT: (incident.derive,),

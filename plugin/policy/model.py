@@ -111,6 +111,7 @@ class Milestone(str, enum.Enum):
     ICO_DEADLINE_PASSED = "ico_deadline_passed"
     RETROSPECTIVE_REMINDER = "retrospective_reminder"
     LEGAL_HOLD_REVIEW = "legal_hold_review"
+    CONFIRMATION_REMINDER = "confirmation_reminder"
 
 
 @dataclasses.dataclass(frozen=True)

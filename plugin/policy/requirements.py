@@ -8,37 +8,55 @@ required-field workflow so the web form already guides people.
 from __future__ import annotations
 
 from plugin.domain.names import CLOSED_STATUSES, TRACKER_STATUSES, StatusKey, TrackerKey
-from plugin.domain.record import FieldKey
+from plugin.domain.record import FieldKey, RequestDirection
 
 # R-INTAKE: who asked, how, what and why (every seed asks for this record).
+# Every direction records these (provisioned as Redmine's required fields) ...
 INTAKE_REQUIRED = (
     FieldKey.REQUEST_DIRECTION,
     FieldKey.REQUEST_CHANNEL,
-    FieldKey.REQUESTER_NAME,
-    FieldKey.REQUESTER_ORGANISATION,
     FieldKey.INFORMATION_REQUESTED,
     FieldKey.PURPOSE_OF_SHARING,
     FieldKey.URGENCY,
-    FieldKey.IDENTITY_CHECK,
-    FieldKey.RECIPIENT_ENTITLEMENT,
 )
+# ... and each direction its own (v2): someone asking us, an agency we ask,
+# or someone we disclose to unasked (checked by the rule only: Redmine's field
+# rules cannot depend on another field).
+INTAKE_BY_DIRECTION = {
+    RequestDirection.INCOMING: (
+        FieldKey.REQUESTER_NAME,
+        FieldKey.REQUESTER_ORGANISATION,
+        FieldKey.IDENTITY_CHECK,
+        FieldKey.RECIPIENT_ENTITLEMENT,
+    ),
+    RequestDirection.OUTGOING: (FieldKey.REQUESTER_ORGANISATION,),
+    RequestDirection.PROACTIVE: (FieldKey.SHARED_WITH, FieldKey.RECIPIENT_ENTITLEMENT),
+}
 
 # R-DECISION: the decision and its reasons, whether or not information is shared.
 DECISION_STATUSES = (StatusKey.AWAITING_APPROVAL, StatusKey.APPROVED, StatusKey.SHARED, StatusKey.NOT_SHARED)
 DECISION_REQUIRED = (
     FieldKey.DECISION,
     FieldKey.DECISION_REASONS,
-    FieldKey.LAWFUL_BASIS,
-    FieldKey.CONSENT_STATUS,
     FieldKey.RISK_LEVEL,
+)
+# A decision to share (Share, Share in part) also needs its lawful footing
+# (v2); Do not share discloses nothing and needs none of it.
+SHARE_DECISION_REQUIRED = (
+    FieldKey.LAWFUL_BASIS,
+    FieldKey.SPECIAL_CATEGORY_CONDITION,
+    FieldKey.CONSENT_STATUS,
     FieldKey.SUBJECT_INFORMED,
 )
 
-# R-SHARE: what was shared, with whom, when and how.
+# R-SHARE: what was shared, with whom, when, how, and where else it is recorded.
 SHARE_RECORD_REQUIRED = (
     FieldKey.INFORMATION_SHARED,
     FieldKey.SHARED_WITH,
     FieldKey.SHARED_ON,
+    FieldKey.SHARED_AT,
+    FieldKey.CASE_REFERENCE,
+    FieldKey.ONWARD_SHARING,
     FieldKey.SECURE_METHOD,
     FieldKey.FACT_AND_OPINION_DISTINGUISHED,
 )
@@ -65,6 +83,7 @@ SERVICE_OWNED_FIELDS = (
     FieldKey.APPROVAL_REASON,
     FieldKey.APPROVED_BY,
     FieldKey.RETENTION_REVIEW_DATE,
+    FieldKey.SHARED_BY,
 )
 INCIDENT_SERVICE_OWNED_FIELDS = (FieldKey.ICO_DEADLINE,)
 
@@ -96,7 +115,8 @@ def required_in_status(tracker: TrackerKey, status: StatusKey) -> tuple[FieldKey
         if status in DECISION_STATUSES:
             required += DECISION_REQUIRED
         if status is StatusKey.SHARED:
-            required += SHARE_RECORD_REQUIRED
+            # Shared is reached only with a share decision (R-OUTCOME).
+            required += SHARE_DECISION_REQUIRED + SHARE_RECORD_REQUIRED
         if status in CLOSED_STATUSES:
             required += CLOSURE_REQUIRED
     elif tracker is TrackerKey.ESCALATION and status is StatusKey.ESCALATION_RESOLVED:

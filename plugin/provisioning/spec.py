@@ -25,7 +25,7 @@ from plugin.policy.requirements import (
 )
 from plugin.domain.configuration import Config
 from plugin.domain.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
-from plugin.domain.record import FIELDS, ConfiguredValues, FieldDef
+from plugin.domain.record import FIELDS, RENAMED_VALUES, ConfiguredValues, FieldDef, FieldKey
 
 SPEC_VERSION = 1
 S = StatusKey
@@ -119,6 +119,9 @@ class Spec:
     # every other role (Redmine's default Manager role gets every permission
     # a plugin registers), and doctor reports any other holder.
     exclusive_permissions: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    # Values renamed by a new version of the contract: existing tickets are
+    # moved from the old value to the new (field name, old, new).
+    value_renames: tuple[tuple[str, str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -365,4 +368,5 @@ def build_spec(config: Config) -> Spec:
             "gate_value_limit": GATE_VALUE_LIMIT,
         },
         exclusive_permissions={REDACT_PERMISSION: (names.role(RoleKey.INFOSHARE_SERVICE),)},
+        value_renames=tuple((names.field(FieldKey(key)), old, new) for key, old, new in RENAMED_VALUES),
     )

@@ -60,6 +60,8 @@ def build_scheduler(services: Services) -> BlockingScheduler:
     scheduler.add_job("plugin.scheduler.tasks:retention", at_times(daily.retention_at, tz), id="retention", replace_existing=True)
     # Timers counted in hours: ICO deadlines of information incidents.
     scheduler.add_job("plugin.scheduler.tasks:incidents", "interval", minutes=daily.timers_every_minutes, id="incidents", replace_existing=True)
+    # Written confirmations of shares (R-SHARE), on the same beat.
+    scheduler.add_job("plugin.scheduler.tasks:timeliness", "interval", minutes=daily.timers_every_minutes, id="timeliness", replace_existing=True)
     return scheduler
 
 

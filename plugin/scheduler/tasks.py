@@ -63,3 +63,9 @@ def incidents() -> None:
     from plugin.clock import utcnow
 
     _run("incidents", lambda: _require().incidents.run(utcnow()))
+
+
+def timeliness() -> None:
+    from plugin.clock import utcnow
+
+    _run("timeliness", lambda: _require().timeliness.run(utcnow()))

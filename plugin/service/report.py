@@ -27,7 +27,7 @@ from plugin.adapters.redmine.port import RedminePort
 from plugin.adapters.store import Store
 from plugin.domain.configuration import Config
 from plugin.domain.names import CLOSED_STATUSES, StatusKey, TrackerKey
-from plugin.domain.record import FieldKey, IcoReportDecision, IssueState, Urgency, issue_state
+from plugin.domain.record import FieldKey, IcoReportDecision, IssueState, SecureMethod, Urgency, issue_state
 
 F = FieldKey
 NOT_RECORDED = "(not recorded)"
@@ -72,6 +72,9 @@ class ReportData:
     # Every request under legal hold now, whatever the period, with the day
     # its hold was set (R-RETENTION v2): (request id, date or None if unknown).
     legal_holds: list[tuple[int, dt.date | None]] = dataclasses.field(default_factory=list)
+    # R-SHARE: shares of the period, those not yet confirmed in writing, and
+    # those sent by a method that is not secure.
+    shares: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def _count(values) -> dict[str, int]:
@@ -146,6 +149,13 @@ def aggregate(
             "deadlines missed": sum(_missed_deadline(i, now, config) for i in incidents),
         },
         legal_holds=sorted((issue_id, at.astimezone(tz).date() if at else None) for issue_id, at in legal_holds),
+        shares={
+            "shared": sum(s.status is StatusKey.SHARED for s in states),
+            "not confirmed in writing": sum(s.status is StatusKey.SHARED and not s.is_set(F.CONFIRMED_IN_WRITING_ON) for s in states),
+            "by a method that is not secure": sum(
+                s.status is StatusKey.SHARED and s.value(F.SECURE_METHOD) == SecureMethod.OTHER_NOT_SECURE.value for s in states
+            ),
+        },
     )
 
 
@@ -244,6 +254,7 @@ CSV_FILES = {
     "requests_by_decision.csv": ("decision", "by_decision"),
     "requests_by_outcome.csv": ("outcome", "by_outcome"),
     "approvals.csv": ("measure", "approvals"),
+    "shares.csv": ("measure", "shares"),
     "escalations_by_stage.csv": ("stage", "escalations_by_stage"),
     "escalations_by_outcome.csv": ("outcome", "escalations_by_outcome"),
     "retention_reviews.csv": ("measure", "reviews"),
@@ -342,6 +353,13 @@ def write_html(data: ReportData, out: Path) -> Path:
         note="Required: the request needed a manager's approval (R-APPROVAL). Granted and declined: the recorded approval decision. "
         "Overridden: shared under an emergency override; after a decline: the override went against a manager's decline. "
         "Voided by a change: approvals that stopped counting because a fact they approved changed.",
+    )
+    section(
+        "Shares",
+        data.shares,
+        "measure",
+        note="Requests shared in the period; of them, those whose written confirmation is not recorded yet (West Yorkshire "
+        "procedures 3.5), and those sent by a method that is not secure, with the reason recorded (R-SHARE).",
     )
     medians = {u: m for u, (_, m) in data.decision_hours.items() if m is not None}
     sections.append(

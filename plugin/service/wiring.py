@@ -22,6 +22,7 @@ from plugin.service.executor import PrintingExecutor, RedmineExecutor
 from plugin.service.jobs.approval_reminders import ApprovalReminders
 from plugin.service.jobs.escalation_timers import EscalationTimers
 from plugin.service.jobs.incident_deadlines import IncidentDeadlines
+from plugin.service.jobs.timeliness import Timeliness
 from plugin.service.jobs.retention_reviews import RetentionReviews
 from plugin.service.judge import JobBusy, Judge, lease_guard
 from plugin.service.reconciler import Reconciler
@@ -39,6 +40,7 @@ class Services:
     retention: RetentionReviews
     escalations: EscalationTimers
     incidents: IncidentDeadlines
+    timeliness: Timeliness
 
     @property
     def audit(self) -> AuditLog:
@@ -128,6 +130,7 @@ def assemble(
         RetentionReviews(judge),
         EscalationTimers(judge),
         IncidentDeadlines(judge),
+        Timeliness(judge),
     )
 
 

@@ -25,7 +25,7 @@ F = FieldKey
 S = StatusKey
 MARKER = "[redacted under retention review]"
 # Set by the service or by other roles only; everything else a practitioner can type is filled in.
-NOT_TYPED_BY_A_PRACTITIONER = {F.APPROVAL_REASON, F.APPROVED_BY, F.APPROVAL_NOTES, F.LEGAL_HOLD_REASON, F.DISAGREEMENT_DETAILS,
+NOT_TYPED_BY_A_PRACTITIONER = {F.APPROVAL_REASON, F.APPROVED_BY, F.SHARED_BY, F.APPROVAL_NOTES, F.LEGAL_HOLD_REASON, F.DISAGREEMENT_DETAILS,
                                F.EMERGENCY_OVERRIDE_REASON}
 
 

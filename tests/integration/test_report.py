@@ -102,6 +102,12 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
             "voided by a change": sum(service_notes(rest, i["id"], "approval-void-") for i in requests if value(i, "Decision")),
         },
     }
+    shared = [i for i in requests if i["status"]["name"] == "Shared"]
+    expected["shares.csv"] = {
+        "shared": len(shared),
+        "not confirmed in writing": sum(not value(i, "Confirmed in writing on") for i in shared),
+        "by a method that is not secure": sum(value(i, "Secure method") == "Other - not secure" for i in shared),
+    }
     incidents = [rest.issue(i["id"]) for i in all_issues(rest, rest.tracker_ids[TrackerKey.INFORMATION_INCIDENT], created_on=period)]
     assert len(incidents) >= 2
     expected["incidents_by_type.csv"] = collections.Counter(value(i, "Incident type") or "(not recorded)" for i in incidents)
@@ -125,7 +131,7 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
     }
     for filename, counts in expected.items():
         got = {k: int(v) for k, v in read_csv(out / filename).items()}
-        assert got == {k: v for k, v in counts.items() if v or filename in ("approvals.csv", "retention_reviews.csv", "incidents_ico.csv")}, filename
+        assert got == {k: v for k, v in counts.items() if v or filename in ("approvals.csv", "retention_reviews.csv", "incidents_ico.csv", "shares.csv")}, filename
 
     # Median time to decision, from each request's journals.
     hours = collections.defaultdict(list)
@@ -162,5 +168,5 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
         page.screenshot(path=str(artifacts / "report.png"), full_page=True)
         title = page.title()
         browser.close()
-    assert len(widths) == 14 and all(w > 0 for w in widths)
+    assert len(widths) == 15 and all(w > 0 for w in widths)
     assert title.startswith("InfoShare governance report")

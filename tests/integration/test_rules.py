@@ -17,6 +17,7 @@ from devstack.demo import DEMO_PASSWORD
 from devstack.stack import BIN_DIR
 from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FieldKey
+from plugin.policy.requirements import INTAKE_REQUIRED
 from tests.support.payloads import as_sent, shim_headers
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.webform import WebSession, parse
@@ -42,13 +43,13 @@ def new_request(rest, login="practitioner1", **overrides) -> int:
 @on_both_redmines
 def test_r_intake_phone_request_needs_a_phone_number(rest):
     message = refused(lambda: new_request(rest, requester_phone=""))
-    assert "Requester phone: a phone request needs the requester's phone number, so the call can be checked (R-INTAKE)." in message
+    assert "Requester phone: a phone request needs the phone number of the person asking, so the call can be checked (R-INTAKE)." in message
     assert new_request(rest) > 0
 
 
 def test_r_intake_email_request_needs_an_address(rest):
     message = refused(lambda: new_request(rest, request_channel="Email", requester_phone=""))
-    assert "Requester email: an e-mail request needs the requester's e-mail address (R-INTAKE)." in message
+    assert "Requester email: an e-mail request needs the e-mail address of the person asking (R-INTAKE)." in message
     assert new_request(rest, request_channel="Email", requester_phone="", requester_email="gp@nhs.net") > 0
 
 
@@ -67,13 +68,15 @@ def test_r_consent_given_needs_who_and_when(rest):
     message = refused(lambda: rest.update_issue("practitioner1", issue_id, {F.CONSENT_STATUS: "Given"}, status=StatusKey.ASSESSING))
     assert "Consent given by: consent is recorded as given: record who gave it (R-CONSENT)." in message
     assert "Consent date: consent is recorded as given: record the date it was given (R-CONSENT)." in message
+    assert "Consent time: consent is recorded as given: record the time it was given (HH:MM) (R-CONSENT)." in message
     future = refused(
         lambda: rest.update_issue(
             "practitioner1", issue_id, {F.CONSENT_STATUS: "Given", F.CONSENT_GIVEN_BY: "Adult subject", F.CONSENT_DATE: today(2)}
         )
     )
     assert "Consent date: the date is in the future: record the date consent was actually given (R-CONSENT)." in future
-    rest.update_issue("practitioner1", issue_id, {F.CONSENT_STATUS: "Given", F.CONSENT_GIVEN_BY: "Adult subject", F.CONSENT_DATE: today()})
+    rest.update_issue("practitioner1", issue_id, {F.CONSENT_STATUS: "Given", F.CONSENT_GIVEN_BY: "Adult subject", F.CONSENT_DATE: today(),
+                                                  F.CONSENT_TIME: "00:01"})
     assert rest.field_value(rest.issue(issue_id), F.CONSENT_STATUS) == "Given"
 
 
@@ -119,11 +122,29 @@ def test_the_rule_message_is_shown_in_the_web_form(live, rest):
     response = web.create_issue("mash", rest.tracker_ids[TrackerKey.INFORMATION_REQUEST], "Form without a phone number", values)
     assert response.status_code == 200  # the form again, not a redirect to a new issue
     errors = parse(response.text).errors
-    assert "Requester phone: a phone request needs the requester's phone number, so the call can be checked (R-INTAKE)." in errors
+    assert "Requester phone: a phone request needs the phone number of the person asking, so the call can be checked (R-INTAKE)." in errors
 
     values[rest.field_ids[F.REQUESTER_PHONE]] = "01632 960001"
     fixed = web.create_issue("mash", rest.tracker_ids[TrackerKey.INFORMATION_REQUEST], "Form with a phone number", values)
     assert WebSession.issue_id_from_redirect(fixed) > 0
+
+
+@on_both_redmines
+def test_a_person_sees_one_message_per_problem_in_the_web_form(live, rest):
+    """Redmine's own required-field rule and the service's rule both report an
+    empty field; the person sees the service's message only (it says what to
+    do and cites the rule)."""
+    web = WebSession(live.redmine_url)
+    web.login("practitioner2", DEMO_PASSWORD)
+    response = web.create_issue("mash", rest.tracker_ids[TrackerKey.INFORMATION_REQUEST], "Empty request", {})
+    errors = parse(response.text).errors
+    config = live.config()
+    required = [config.names.field(k) for k in INTAKE_REQUIRED]
+    for name in required:
+        about = [e for e in errors if e.startswith(name)]
+        assert len(about) == 1 and "(R-INTAKE)" in about[0], f"{name}: {about}"
+    assert not any("cannot be blank" in e for e in errors), errors
+    assert len(errors) == len(required)
 
 
 # -- what gets past the gate is found afterwards -----------------------------------------

@@ -129,6 +129,9 @@ def share_values(shared_on: str, **overrides: Any) -> dict[FieldKey, Any]:
         FieldKey.INFORMATION_SHARED: "Attendance summary for the autumn term",
         FieldKey.SHARED_WITH: "Dr Alex Example",
         FieldKey.SHARED_ON: shared_on,
+        FieldKey.SHARED_AT: "00:01",  # early, so a share recorded today is never in the future
+        FieldKey.CASE_REFERENCE: "CS-2026-0001",
+        FieldKey.ONWARD_SHARING: "Recipient will not pass it on",
         FieldKey.SECURE_METHOD: "Secure email",
         FieldKey.FACT_AND_OPINION_DISTINGUISHED: "1",
         FieldKey.RETENTION_CATEGORY: "Child protection",

@@ -88,7 +88,7 @@ def test_written_files(tmp_path):
     assert rows[0] == ["channel", "count"] and ["Phone", "2"] in rows
     assert list(csv.reader((tmp_path / "decision_times.csv").open()))[1:] == [["Red", "2", "6.0"], ["Amber", "0", ""], ["Green", "1", "30.0"]]
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<img ") == 14 and page.count("data:image/png;base64,") == 14
+    assert page.count("<img ") == 15 and page.count("data:image/png;base64,") == 15
     assert "2026-11-01 to 2026-11-30" in page
     assert "Requests under legal hold" in page and "<td>#9</td><td>2026-07-02</td>" in page and "<td>#8</td><td>not known</td>" in page
     assert list(csv.reader((tmp_path / "legal_holds.csv").open())) == [["request_id", "hold_set_on"], ["8", ""], ["9", "2026-07-02"]]

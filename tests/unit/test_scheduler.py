@@ -60,6 +60,6 @@ def test_the_jobs_are_stored_in_the_services_database_once(tmp_path):
         _start_and_stop(build_scheduler(_Services(config, store)))
     with store.engine.connect() as conn:
         rows = dict(conn.execute(sa.text("SELECT id, next_run_time FROM scheduler_jobs")).all())
-    assert set(rows) == {"reconcile", "retention", "escalations", "approval_reminders", "incidents"}
+    assert set(rows) == {"reconcile", "retention", "escalations", "approval_reminders", "incidents", "timeliness"}
     next_retention = dt.datetime.fromtimestamp(rows["retention"], LONDON)
     assert next_retention.time() == dt.time(2, 0)

@@ -63,7 +63,7 @@ def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, en
     issue_id, journal = bypass_to_shared_without_reasons(redmine)
     outcome = enforcer.events.handle(event_for(redmine, issue_id, journal))
     # The breach's note and assignment, and the closed request's review date.
-    assert outcome == "judged 2, breaches 1, actions applied 4"  # the creation, never judged, and the save
+    assert outcome == "judged 2, breaches 1, actions applied 5"  # the creation, never judged, and the save (Shared by among the actions)
     assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2061-11-21"  # Child protection: 35 years
     (breach,) = store.breaches.open(issue_id)
     assert (breach["rule"], breach["field"], breach["code"], breach["journal_id"], breach["user_id"], breach["detected_by"]) == (
@@ -74,7 +74,7 @@ def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, en
     assert redmine.issues[issue_id]["assigned_to"]["id"] == 50
     assert redmine.issues[issue_id]["journals"][-1]["private_notes"] is True
     kinds = [e["kind"] for e in store.audit.entries(issue_id=issue_id)]
-    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT] + [EntryKind.ACTION] * 4
+    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT] + [EntryKind.ACTION] * 5
 
 
 def test_replaying_the_same_event_changes_nothing(redmine, enforcer, store):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plugin.policy.requirements import DECISION_REQUIRED, INTAKE_REQUIRED, SHARE_RECORD_REQUIRED, required_in_status
+from plugin.policy.requirements import DECISION_REQUIRED, INTAKE_REQUIRED, SHARE_DECISION_REQUIRED, SHARE_RECORD_REQUIRED, required_in_status
 from plugin.provisioning.spec import build_spec
 from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FIELDS, FieldKey
@@ -122,7 +122,7 @@ def test_required_fields_per_status():
 
     intake = {f.default_name for f in INTAKE_REQUIRED}
     decision = {f.default_name for f in DECISION_REQUIRED}
-    share = {f.default_name for f in SHARE_RECORD_REQUIRED}
+    share = {f.default_name for f in SHARE_DECISION_REQUIRED + SHARE_RECORD_REQUIRED}
     assert required("Received") == intake
     assert required("Assessing") == intake
     assert required("Awaiting approval") == intake | decision

@@ -32,7 +32,10 @@ DECISION = {
     F.DECISION: "Share",
     F.DECISION_REASONS: "needed for the enquiry",
     F.LAWFUL_BASIS: "UK GDPR 6(1)(e) public task",
-    F.CONSENT_STATUS: "Not applicable",
+    F.SPECIAL_CATEGORY_CONDITION: "DPA 2018 Sch 1 para 18 safeguarding",
+    # Public task: consent is not the basis, and needs no public interest justification.
+    F.CONSENT_STATUS: "Not sought",
+    F.CONSENT_NOT_SOUGHT_REASON: "Consent is not the lawful basis",
     F.RISK_LEVEL: "Significant harm",
     F.SUBJECT_INFORMED: "Yes",
 }
@@ -41,6 +44,9 @@ SHARE_RECORD = {
     F.INFORMATION_SHARED: "attendance summary",
     F.SHARED_WITH: "Dr A",
     F.SHARED_ON: "2026-11-20",
+    F.SHARED_AT: "10:30",
+    F.CASE_REFERENCE: "CS-1234",
+    F.ONWARD_SHARING: "Recipient will not pass it on",
     F.SECURE_METHOD: "Secure email",
     F.FACT_AND_OPINION_DISTINGUISHED: "1",
     F.RETENTION_CATEGORY: "Child protection",

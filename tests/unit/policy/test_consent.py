@@ -5,7 +5,8 @@ import pytest
 from plugin.policy import consent
 from tests.unit.policy.helpers import ctx, decided, found
 
-GIVEN = dict(consent_status="Given", consent_given_by="Person with parental responsibility", consent_date="2026-11-01", lawful_basis="UK GDPR 6(1)(a) consent")
+GIVEN = dict(consent_status="Given", consent_given_by="Person with parental responsibility", consent_date="2026-11-01", consent_time="14:30",
+             consent_limits_explained="1", lawful_basis="UK GDPR 6(1)(a) consent", consent_not_sought_reason="")
 
 
 def test_given_consent_with_who_and_when_passes():
@@ -35,7 +36,7 @@ def test_today_is_the_local_date():
 
 
 def test_not_sought_needs_a_reason():
-    assert found(consent.check, decided(consent_status="Not sought", decision="Do not share")) == {
+    assert found(consent.check, decided(consent_status="Not sought", decision="Do not share", consent_not_sought_reason="")) == {
         ("R-CONSENT", "consent_not_sought_reason", "missing")
     }
     assert consent.check(ctx(decided(consent_status="Not sought", decision="Do not share", consent_not_sought_reason="Would cause unjustified delay"))) == []

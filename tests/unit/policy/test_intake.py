@@ -38,4 +38,4 @@ def test_other_channels_need_neither(channel):
 def test_an_empty_request_lists_every_missing_field_once():
     violations = intake.check(ctx(state(base={})))
     assert [v.field for v in violations] == list(INTAKE_REQUIRED)
-    assert len(INTAKE) == len(INTAKE_REQUIRED) + 1  # the phone is conditional
+    assert len(INTAKE) == len(INTAKE_REQUIRED) + 4 + 1  # what an incoming request asks, and the phone (its channel's)

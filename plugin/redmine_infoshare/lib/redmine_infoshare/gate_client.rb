@@ -9,8 +9,10 @@ module RedmineInfoshare
   # back the messages to show. `reachable` is false when there is no usable
   # answer, and the caller applies the configured fail mode.
   module GateClient
-    Result = Struct.new(:reachable, :messages, keyword_init: true)
-    UNREACHABLE = Result.new(reachable: false, messages: []).freeze
+    # `fields`: Redmine's names of the fields the messages are about, so
+    # Redmine's own "cannot be blank" for the same field is not shown twice.
+    Result = Struct.new(:reachable, :messages, :fields, keyword_init: true)
+    UNREACHABLE = Result.new(reachable: false, messages: [], fields: []).freeze
 
     # An answer on its way: the question has been sent, and the service
     # decides while Redmine runs its own validations of the save (the round
@@ -80,8 +82,9 @@ module RedmineInfoshare
         return UNREACHABLE
       end
       answer = JSON.parse(response.body)
-      messages = answer['allow'] ? [] : Array(answer['violations']).map {|v| v['message'].to_s}.reject(&:empty?)
-      Result.new(reachable: true, messages: messages)
+      violations = answer['allow'] ? [] : Array(answer['violations'])
+      messages = violations.map {|v| v['message'].to_s}.reject(&:empty?)
+      Result.new(reachable: true, messages: messages, fields: violations.map {|v| v['field_name'].to_s}.reject(&:empty?).uniq)
     end
 
     # The users at hand (actor, author) and those the journals name, by id;

@@ -29,6 +29,11 @@ module RedmineInfoshare
 
       result = answer.result
       if result.reachable
+        # One message per problem: Redmine's required-field rule reports a
+        # blank custom field under the field's name; the service's message
+        # for that field says what to do and why, so Redmine's is dropped.
+        # Redmine's rule still holds wherever the service says nothing.
+        result.fields.each {|name| errors.delete(name.to_sym) }
         result.messages.each {|message| errors.add(:base, message) }
       elsif infoshare_entering_blocked_status?
         errors.add(:base, ::I18n.t(:infoshare_error_unreachable, status: status.name))

@@ -39,6 +39,7 @@ module RedmineInfoshare
         apply_exclusive_permissions
         apply_groups
         apply_custom_fields
+        apply_value_renames
         apply_transitions
         apply_field_rules
         apply_bot
@@ -136,6 +137,19 @@ module RedmineInfoshare
           role.remove_permission!(perm.to_sym)
           @changes << "removed permission #{perm} from role #{role.name}"
         end
+      end
+    end
+
+    # A value the contract renamed: tickets holding the old value get the new
+    # one (once; a second run finds none). Their history keeps the old value,
+    # which was what they said at the time.
+    def apply_value_renames
+      (@spec['value_renames'] || []).each do |field_name, old_value, new_value|
+        field = IssueCustomField.find_by(name: field_name)
+        next unless field
+
+        moved = CustomValue.where(custom_field_id: field.id, customized_type: 'Issue', value: old_value).update_all(value: new_value)
+        @changes << "moved #{moved} ticket value(s) of #{field_name} to #{new_value}" if moved.positive?
       end
     end
 
