@@ -64,8 +64,9 @@ $(STAMP): pyproject.toml
 spec: venv
 	$(BIN)/infoshare redmine spec
 
+# Checks the Redmine of INFOSHARE_CONFIG, by default the local stack's.
 doctor: venv
-	$(BIN)/infoshare doctor
+	INFOSHARE_CONFIG=$${INFOSHARE_CONFIG:-var/stack/config.toml} $(BIN)/infoshare doctor
 
 clean: stop
 	rm -rf var/stack var/stack.json var/cache .pytest_cache

@@ -191,9 +191,10 @@ class RedmineInstance:
             argv, cwd=REDMINE_ROOT, env=self.env(env), capture_output=True, text=True, timeout=timeout, umask=processes.PROCESS_UMASK
         )
         if result.returncode != 0:
-            # Ruby puts the error first and its backtrace ("from ...") after.
+            # Ruby puts the error first and its backtrace ("from ..." lines,
+            # or bare paths under rake) after: keep the error and the end.
             lines = [line for line in (result.stderr or result.stdout).strip().splitlines() if not line.lstrip().startswith("from ")]
-            tail = lines[-15:]
+            tail = lines[:4] + ["..."] + lines[-8:] if len(lines) > 12 else lines
             raise RuntimeError(f"{' '.join(argv[:3])} failed for Redmine instance {self.name}:\n" + "\n".join(tail))
         return result.stdout
 

@@ -32,12 +32,14 @@ def toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def stack_config_text(*, redmine_url: str, api_key: str, service_url: str, database_url: str, secret: str) -> str:
+def stack_config_text(*, redmine_url: str, api_key: str, service_url: str, database_url: str, secret: str, admin_key_file: str) -> str:
     return (
         "# Written by `make run` (python -m devstack up) for the local stack. See config.example.toml for every key.\n"
         "[redmine]\n"
         f"url = {toml_string(redmine_url)}\n"
         f"api_key = {toml_string(api_key)}\n"
+        "# The stack's administrator key, so `infoshare doctor` and `make doctor` work here.\n"
+        f"admin_api_key_file = {toml_string(admin_key_file)}\n"
         'projects = ["mash"]\n\n'
         "[service]\n"
         f"public_url = {toml_string(service_url)}\n"
@@ -153,7 +155,9 @@ class Stack:
             return load_config(self.config_path, environ={})
         return load_config_data(tomllib.loads(self._config_text(api_key="(written after provisioning)", secret=secret)))
 
-    def provision(self) -> list[str]:
+    def provision(self, projects: tuple[str, ...] = ()) -> list[str]:
+        """Apply the spec; with `projects` (once they exist) also what each
+        needs: trackers, the service's membership, the work queues."""
         self.root.mkdir(parents=True, exist_ok=True)
         secret = self._secret()
         config = self._provisioning_config(secret)
@@ -164,6 +168,7 @@ class Stack:
             secret=secret,
             key_file=self.bot_key_path,
             admin_key_file=self.admin_key_path,
+            projects=projects,
         )
         if not self.config_path.exists():
             self.write_config(api_key=self.bot_key_path.read_text().strip(), secret=secret)
@@ -176,6 +181,7 @@ class Stack:
             service_url=self.service_url,
             database_url=f"sqlite:///{self.root / 'infoshare.sqlite3'}",
             secret=secret,
+            admin_key_file=str(self.admin_key_path),
         )
 
     def write_config(self, *, api_key: str, secret: str) -> None:
@@ -263,6 +269,8 @@ class Stack:
             processes.stop_pidfile(self.pid("redmine"))
         self.start_redmine()
         self.seed_demo()
+        # The demo project exists now: its work queues and membership.
+        self.provision(projects=self.config().redmine.projects)
         # The service restarts on every `up`, so it always runs the current code.
         for name in ("scheduler", "web"):
             processes.stop_pidfile(self.pid(name))

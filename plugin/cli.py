@@ -515,6 +515,23 @@ def redmine_spec(ctx: CommandContext, output: str | None) -> None:
         click.echo(text)
 
 
+def _admin_key_from_file(path: str) -> str | None:
+    """An administrator's key from `redmine.admin_api_key_file`: a file only
+    its owner may read, like every secret the service reads."""
+    if not path:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+        key = Path(path).read_text().strip()
+    except OSError as exc:
+        raise click.ClickException(f"redmine.admin_api_key_file {path} cannot be read ({exc.strerror}).") from None
+    if mode & 0o077:
+        raise click.ClickException(f"redmine.admin_api_key_file {path} is readable by others: make it private (chmod 600 {path}) and run doctor again.")
+    if not key:
+        raise click.ClickException(f"redmine.admin_api_key_file {path} is empty: write an administrator's API key in it.")
+    return key
+
+
 @main.command()
 @click.option("--admin-api-key", envvar=ADMIN_KEY_ENV, help=f"An administrator's API key (or {ADMIN_KEY_ENV}).")
 @pass_ctx
@@ -531,14 +548,15 @@ def doctor(ctx: CommandContext, admin_api_key: str | None) -> None:
 
     config = ctx.config
     spec = build_spec(config)
-    client = make_redmine(config.redmine, api_key=admin_api_key or config.redmine.api_key)
+    key = admin_api_key or _admin_key_from_file(config.redmine.admin_api_key_file) or config.redmine.api_key
+    client = make_redmine(config.redmine, api_key=key)
     try:
         owner = config.redmine.webhook_owner_login if config.redmine.native else None
         live = gather_live_state(client, spec, config.redmine.projects, webhook_owner=owner)
     except (AuthError, ForbiddenError):
         raise click.ClickException(
             f"Redmine at {config.redmine.url} refused the API key. doctor reads administrator-only "
-            f"endpoints: pass --admin-api-key or set {ADMIN_KEY_ENV}."
+            f"endpoints: pass --admin-api-key, set {ADMIN_KEY_ENV}, or name a file holding the key in redmine.admin_api_key_file."
         ) from None
     except (requests.RequestException, RedmineUnavailable) as exc:
         raise click.ClickException(f"Redmine at {config.redmine.url} cannot be reached ({type(exc).__name__}).") from None

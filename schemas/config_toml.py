@@ -99,6 +99,7 @@ class RedmineSchema(_Strict):
     retries = fields.Integer(load_default=3, validate=validate.Range(min=0, max=10))
     events_from = fields.String(load_default=EventsFrom.SHIM.value, validate=_one_of(EventsFrom))
     webhook_owner = fields.String(load_default="")
+    admin_api_key_file = fields.String(load_default="")
 
     @post_load
     def make(self, data, **_):

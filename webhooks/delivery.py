@@ -84,7 +84,13 @@ def parse_object(body: bytes) -> dict:
     says what is wrong (never a 500): invalid JSON or UTF-8, a key named
     twice, nesting too deep for the parser, a number too long to read."""
     try:
-        data = json.loads(body, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        # Decoded strictly here: json.loads(bytes) lets lone surrogates
+        # through ("surrogatepass"), which then fail wherever text is encoded.
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        # A \ud800 escape is valid JSON but no Unicode text either.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "malformed_json", "The body holds text that is not valid Unicode (a lone surrogate).") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON (line {exc.lineno}, column {exc.colno}).") from None
     except UnicodeDecodeError:

@@ -41,6 +41,9 @@ class RedmineConfig:
     # they see the issue); `infoshare doctor` checks their permissions.
     # Empty: the service user.
     webhook_owner: str = ""
+    # A file holding an administrator's API key, for `infoshare doctor` only
+    # (which reads administrator-only endpoints); readable by its owner alone.
+    admin_api_key_file: str = ""
 
     @property
     def native(self) -> bool:

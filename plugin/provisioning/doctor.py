@@ -43,7 +43,7 @@ class LiveState:
     custom_fields: list[dict[str, Any]]
     bot: dict[str, Any] | None
     shim_state: dict[str, Any] | None
-    projects: dict[str, dict[str, Any] | None]  # identifier -> {trackers, bot_roles} or None
+    projects: dict[str, dict[str, Any] | None]  # identifier -> {trackers, bot_roles, queries (public ones' names)} or None
     # With Redmine 7's webhooks (redmine.events_from = "native"): the hook's
     # owner as REST shows them, {"login", "user" (or None), "projects":
     # {identifier: [role, ...]}}, each role with its permissions and issues_visibility.
@@ -284,6 +284,10 @@ def _compare_projects(spec: Spec, live: LiveState) -> list[Finding]:
                 out.append(Finding(FindingKind.DIFFERENT, what, f"tracker {t.name!r} not enabled"))
         if spec.bot.role not in project.get("bot_roles", []):
             out.append(Finding(FindingKind.DIFFERENT, what, f"{spec.bot.login} is not a member with role {spec.bot.role!r}"))
+        public = set(project.get("queries", []))
+        for q in spec.queries:
+            if q.name not in public:
+                out.append(Finding(FindingKind.MISSING, f"work queue {q.name!r} in {what}", "a public issue query; apply the spec again"))
     return out
 
 

@@ -20,7 +20,7 @@ def _bot(reader: RestReader, login: str) -> dict[str, Any] | None:
     return None
 
 
-def _project(reader: RestReader, identifier: str, bot_id: int | None) -> dict[str, Any] | None:
+def _project(reader: RestReader, identifier: str, bot_id: int | None, queries: list[dict[str, Any]]) -> dict[str, Any] | None:
     try:
         project = reader.get(f"/projects/{identifier}.json", include="trackers")["project"]
     except ResourceNotFoundError:
@@ -31,7 +31,8 @@ def _project(reader: RestReader, identifier: str, bot_id: int | None) -> dict[st
         if bot_id is not None and (membership.get("user") or {}).get("id") == bot_id
         for role in membership.get("roles", [])
     ]
-    return {"trackers": [t.get("name") for t in project.get("trackers", [])], "bot_roles": bot_roles}
+    public = [q.get("name") for q in queries if q.get("project_id") == project.get("id") and q.get("is_public")]
+    return {"trackers": [t.get("name") for t in project.get("trackers", [])], "bot_roles": bot_roles, "queries": public}
 
 
 def _roles(reader: RestReader, wanted: Iterable[str] | None) -> list[dict[str, Any]]:
@@ -75,6 +76,7 @@ def gather_live_state(redmine: Redmine, spec: Spec, projects: Iterable[str], *, 
     # Every role, not only the spec's: doctor checks that no other holds a
     # permission only the service may have.
     roles = _roles(reader, None)
+    queries = reader.get_all("/queries.json", "queries") if projects else []
     return LiveState(
         statuses=reader.get("/issue_statuses.json")["issue_statuses"],
         trackers=reader.get("/trackers.json")["trackers"],
@@ -83,6 +85,6 @@ def gather_live_state(redmine: Redmine, spec: Spec, projects: Iterable[str], *, 
         custom_fields=reader.get("/custom_fields.json")["custom_fields"],
         bot=bot,
         shim_state=shim_state,
-        projects={p: _project(reader, p, bot and bot.get("id")) for p in projects},
+        projects={p: _project(reader, p, bot and bot.get("id"), queries) for p in projects},
         webhook_owner=_webhook_owner(reader, webhook_owner, projects, {r["id"]: r for r in roles}) if webhook_owner else None,
     )

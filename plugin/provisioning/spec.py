@@ -91,6 +91,25 @@ class FieldRuleSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class QueryFilterSpec:
+    field: str  # an issue attribute (status_id, assigned_to_id, due_date) or a custom field's name
+    operator: str  # Redmine's: "=", "o" (open), "*" (any), "<t-" (more than n days ago), ...
+    values: tuple[str, ...] = ()  # status names for status_id, "me", numbers, "1" for yes
+
+
+@dataclasses.dataclass(frozen=True)
+class QuerySpec:
+    """A public issue query provisioned in every InfoShare project: a work
+    queue a role starts from (DOMAIN.md, "Working in Redmine")."""
+
+    name: str
+    tracker: str
+    filters: tuple[QueryFilterSpec, ...]
+    columns: tuple[str, ...]  # attributes (id, status, subject, ...) or custom field names
+    sort: tuple[str, str] = ("id", "desc")
+
+
+@dataclasses.dataclass(frozen=True)
 class BotSpec:
     login: str
     firstname: str
@@ -122,6 +141,7 @@ class Spec:
     # Values renamed by a new version of the contract: existing tickets are
     # moved from the old value to the new (field name, old, new).
     value_renames: tuple[tuple[str, str, str], ...] = ()
+    queries: tuple[QuerySpec, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -325,6 +345,30 @@ def _custom_fields(config: Config) -> tuple[CustomFieldSpec, ...]:
     )
 
 
+# --- Work queues --------------------------------------------------------------------------
+
+
+def _queries(config: Config) -> tuple[QuerySpec, ...]:
+    """One list for each role to start from, with the columns it works by."""
+    n, f = config.names, config.names.field
+    request, escalation = n.tracker(TrackerKey.INFORMATION_REQUEST), n.tracker(TrackerKey.ESCALATION)
+    open_ = QueryFilterSpec("status_id", "o")
+    request_columns = ("id", "status", "subject", f(FieldKey.URGENCY), "assigned_to", "due_date", "updated_on")
+    return (
+        QuerySpec("Awaiting approval", request, (QueryFilterSpec("status_id", "=", (n.status(S.AWAITING_APPROVAL),)),),
+                  ("id", "subject", f(FieldKey.URGENCY), f(FieldKey.APPROVAL_REASON), "assigned_to", "due_date", "updated_on"), ("id", "asc")),
+        QuerySpec("My open requests", request, (open_, QueryFilterSpec("assigned_to_id", "=", ("me",))), request_columns),
+        QuerySpec("Overdue requests", request, (open_, QueryFilterSpec("due_date", "<t-", ("1",))), request_columns, ("due_date", "asc")),
+        QuerySpec("Open escalations", escalation, (open_,),
+                  ("id", "subject", f(FieldKey.ESCALATION_STAGE), f(FieldKey.URGENT_ESCALATION), "assigned_to", "due_date"), ("due_date", "asc")),
+        QuerySpec("Reviews due", n.tracker(TrackerKey.RETENTION_REVIEW), (open_,), ("id", "subject", "assigned_to", "due_date"), ("due_date", "asc")),
+        QuerySpec("Open incidents", n.tracker(TrackerKey.INFORMATION_INCIDENT), (open_,),
+                  ("id", "subject", f(FieldKey.INCIDENT_TYPE), f(FieldKey.ICO_DEADLINE), f(FieldKey.ICO_REPORT_DECISION), "assigned_to"), ("id", "asc")),
+        QuerySpec("Legal holds", request, (QueryFilterSpec("status_id", "*"), QueryFilterSpec(f(FieldKey.LEGAL_HOLD), "=", ("1",))),
+                  ("id", "subject", "status", f(FieldKey.RETENTION_CATEGORY), f(FieldKey.RETENTION_REVIEW_DATE), "updated_on"), ("id", "asc")),
+    )
+
+
 # --- The whole spec -------------------------------------------------------------------
 
 _TRACKER_DESCRIPTIONS = {
@@ -369,4 +413,5 @@ def build_spec(config: Config) -> Spec:
         },
         exclusive_permissions={REDACT_PERMISSION: (names.role(RoleKey.INFOSHARE_SERVICE),)},
         value_renames=tuple((names.field(FieldKey(key)), old, new) for key, old, new in RENAMED_VALUES),
+        queries=_queries(config),
     )

@@ -80,3 +80,11 @@ def test_applying_the_spec_twice_changes_nothing(live):
     assert live.provision() == []
     assert _provisioned_rows(live) == before
     assert _doctor(live).returncode == 0
+
+
+def test_doctor_works_on_the_stack_as_the_readme_says(live):
+    """`export INFOSHARE_CONFIG=var/stack/config.toml; infoshare doctor`: the
+    stack names its administrator's key file, so no key is passed."""
+    result = live.cli("doctor", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "matches the InfoShare spec: complete" in result.stdout

@@ -74,6 +74,14 @@ def test_a_refusal_needs_no_lawful_basis_and_public_task_needs_no_justification(
 def test_a_share_with_loopholes_is_refused_until_each_is_closed(live, rest):
     issue_id = letter(rest)
     rest.update_issue("practitioner1", issue_id, decision_values(), status=S.ASSESSING)
+    # The share record of version 2: when (the time too), where the child's case is recorded, and how far it may go.
+    bare = {**share_values(today()), F.SHARED_AT: "", F.CASE_REFERENCE: "", F.ONWARD_SHARING: ""}
+    message = refused(lambda: rest.update_issue("practitioner1", issue_id, bare, status=S.SHARED))
+    for expected in ("Shared at: record the time the information was shared (HH:MM) (R-SHARE).",
+                     "Case reference: record the child's reference in your own case system, where this share must be recorded too (R-SHARE).",
+                     "Onward sharing: record whether the recipient will pass the information on (R-SHARE)."):
+        assert expected in message
+    assert "cannot be blank" not in message  # one message per problem over REST too
     # "Not applicable" is no lawful basis, nor an answer about consent.
     message = refused(lambda: rest.update_issue("practitioner1", issue_id, {**decision_values(lawful_basis="Not applicable", consent_status="Not applicable"),
                                                                             **share_values(today())}, status=S.SHARED))

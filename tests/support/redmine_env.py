@@ -122,6 +122,7 @@ def _build_snapshot(target: Path, release: RedmineRelease) -> None:
         stack.provision()
         stack.start_redmine()
         stack.seed_demo()
+        stack.provision(projects=stack.config().redmine.projects)
         stack.down()
         copy_database(stack.instance.db_path, staging / "provisioned.sqlite3")
         shutil.copy2(stack.admin_key_path, staging / "admin.key")

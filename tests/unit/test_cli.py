@@ -82,6 +82,8 @@ def _mock_redmine(live, status=200):
     responses.get(f"{base}/custom_fields.json", json={"custom_fields": live.custom_fields})
     responses.get(f"{base}/users.json", json={"users": [live.bot], "total_count": 1, "limit": 100, "offset": 0})
     responses.get(f"{base}/projects/mash.json", json={"project": {"id": 1, "trackers": [{"name": t} for t in live.projects["mash"]["trackers"]]}})
+    queries = [{"id": i, "name": name, "is_public": True, "project_id": 1} for i, name in enumerate(live.projects["mash"]["queries"], 1)]
+    responses.get(f"{base}/queries.json", json={"queries": queries, "total_count": len(queries), "limit": 100, "offset": 0})
     responses.get(
         f"{base}/projects/mash/memberships.json",
         json={"memberships": [{"user": {"id": 9, "name": "InfoShare service"}, "roles": [{"name": "InfoShare service"}]}], "total_count": 1},
@@ -125,3 +127,35 @@ def test_doctor_explains_an_unreachable_redmine(tmp_path):
     result = run("--config", str(path), "doctor")
     assert result.exit_code == 1
     assert "cannot be reached" in result.output
+
+
+def _with_key_file(tmp_path, mode=0o600, text="admin-from-file"):
+    key = tmp_path / "admin.key"
+    key.write_text(text + "\n")
+    key.chmod(mode)
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace('projects = ["mash"]\n', f'projects = ["mash"]\nadmin_api_key_file = "{key}"\n'))
+    return path, key
+
+
+@responses.activate
+def test_doctor_reads_the_administrators_key_from_a_private_file(tmp_path):
+    from plugin.adapters.config_file import load_config
+    from plugin.provisioning.spec import build_spec
+
+    path, _ = _with_key_file(tmp_path)
+    _mock_redmine(perfect_live(build_spec(load_config(path, environ={}))))
+    ok = run("--config", str(path), "doctor")
+    assert ok.exit_code == 0, ok.output
+    assert responses.calls[0].request.headers["X-Redmine-API-Key"] == "admin-from-file"
+
+
+def test_doctor_refuses_a_key_file_others_can_read_or_that_is_empty_or_missing(tmp_path):
+    path, key = _with_key_file(tmp_path, mode=0o644)
+    shared = run("--config", str(path), "doctor")
+    assert shared.exit_code == 1 and "is readable by others" in shared.output and f"chmod 600 {key}" in shared.output
+    key.chmod(0o600)
+    key.write_text("\n")
+    assert "is empty" in run("--config", str(path), "doctor").output
+    key.unlink()
+    assert "cannot be read" in run("--config", str(path), "doctor").output

@@ -53,7 +53,7 @@ def perfect_live(spec) -> LiveState:
                 for r in spec.roles
             },
         },
-        projects={"mash": {"trackers": [t.name for t in spec.trackers], "bot_roles": [spec.bot.role]}},
+        projects={"mash": {"trackers": [t.name for t in spec.trackers], "bot_roles": [spec.bot.role], "queries": [q.name for q in spec.queries]}},
     )
 
 
@@ -179,10 +179,12 @@ def test_workflow_and_settings_differences(spec, live):
 
 def test_projects_are_checked(spec, live):
     live.projects = {
-        "mash": {"trackers": ["Information request"], "bot_roles": []},
+        "mash": {"trackers": ["Information request"], "bot_roles": [], "queries": ["Awaiting approval"]},
         "absent": None,
     }
     out = findings(spec, live)
+    assert "missing: work queue 'Legal holds' in project 'mash' (a public issue query; apply the spec again)" in out
+    assert not any("'Awaiting approval' in project" in f for f in out)
     assert "different: project 'mash' (tracker 'Escalation' not enabled)" in out
     assert "different: project 'mash' (infoshare-bot is not a member with role 'InfoShare service')" in out
     assert "missing: project 'absent' (listed in redmine.projects but not found)" in out

@@ -83,7 +83,7 @@ def test_signature_covers_the_timestamp(client, store):
     "body, code, fragment",
     [
         (b"{not json", "malformed_json", "not valid JSON (line 1, column 2)"),
-        (b"\xff\xfe", "malformed_json", "not valid JSON"),
+        (b"\xff\xfe", "malformed_json", "not valid UTF-8 text"),
         (b"[1, 2]", "malformed_json", "must be a JSON object"),
     ],
 )

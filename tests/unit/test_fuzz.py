@@ -182,3 +182,17 @@ def test_each_parser_limit_is_a_400_that_says_what_is_wrong(fuzz_client, body, m
     r = fuzz_client.post(path, data=body, headers=shim_headers(SECRET, body))
     assert r.status_code == 400 and r.json["error"]["code"] == "malformed_json"
     assert message in r.json["error"]["message"]
+
+
+def test_lone_surrogates_are_a_400_not_a_500():
+    """Found by the fuzzer: a UTF-8-encoded surrogate (which json.loads(bytes)
+    lets through) and a \\ud800 escape both reach text that cannot be encoded."""
+    import pytest
+
+    from webhooks.delivery import parse_object
+    from webhooks.errors import ApiError
+
+    for body in (b'{"a": "x\xed\xa0\x80y"}', b'{"a": "\\ud800"}'):
+        with pytest.raises(ApiError) as refused:
+            parse_object(body)
+        assert refused.value.status == 400

@@ -44,7 +44,10 @@ module RedmineInfoshare
         apply_field_rules
         apply_bot
         apply_plugin_settings(service_url, secret)
-        projects.each {|identifier| apply_project(identifier)}
+        projects.each do |identifier|
+          apply_project(identifier)
+          apply_queries(identifier)
+        end
       end
       self
     end
@@ -289,6 +292,48 @@ module RedmineInfoshare
 
     # Enables the trackers on a project and makes the bot a member with the
     # service role, so an existing project can adopt InfoShare.
+    # The work queues: public issue queries, one per spec entry, in the
+    # project; updated in place when the spec changes, left alone otherwise.
+    def apply_queries(identifier)
+      project = Project.find_by(identifier: identifier)
+      (@spec['queries'] || []).each do |q|
+        query = IssueQuery.find_or_initialize_by(project_id: project.id, name: q['name'])
+        query.user ||= bot
+        query.visibility = Query::VISIBILITY_PUBLIC
+        wanted_filters = {'tracker_id' => {operator: '=', values: [tracker(q['tracker']).id.to_s]}}
+        q['filters'].each {|f| wanted_filters[query_field(f['field'])] = {operator: f['operator'], values: query_values(f)} }
+        wanted_columns = q['columns'].map {|c| query_field(c).to_sym }
+        wanted_sort = [[query_field(q['sort'][0]), q['sort'][1]]]
+        next if query.persisted? && comparable_filters(query.filters) == comparable_filters(wanted_filters) &&
+                query.column_names.map(&:to_sym) == wanted_columns && query.sort_criteria.to_a == wanted_sort && query.visibility == Query::VISIBILITY_PUBLIC
+
+        query.filters = wanted_filters
+        query.column_names = wanted_columns
+        query.sort_criteria = wanted_sort
+        query.save!
+        change("query #{q['name']} on #{identifier}")
+      end
+    end
+
+    # Filters as stored (string or symbol keys, by Redmine release) compared as plain data.
+    def comparable_filters(filters)
+      (filters || {}).map do |field, f|
+        [field.to_s, (f[:operator] || f['operator']).to_s, Array(f[:values] || f['values']).map(&:to_s)]
+      end.sort
+    end
+
+    # A custom field's name as Redmine's query key (cf_N); attributes as they are.
+    def query_field(name)
+      field = IssueCustomField.find_by(name: name)
+      field ? "cf_#{field.id}" : name
+    end
+
+    def query_values(filter)
+      values = Array(filter['values'])
+      return values.map {|name| status(name).id.to_s } if filter['field'] == 'status_id' && filter['operator'] == '='
+      values.empty? ? [''] : values
+    end
+
     def apply_project(identifier)
       project = Project.find_by(identifier: identifier) || raise(SpecError, "project #{identifier} does not exist")
       trackers = @spec['trackers'].map {|t| tracker(t['name'])}
