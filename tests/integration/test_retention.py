@@ -84,7 +84,7 @@ def test_a_closed_request_reaches_its_review_with_reminders_by_email(live, rest,
     assert review["due_date"] == review_date.isoformat()
 
     # Opening the review was the 30-day reminder: a second run that day posts nothing.
-    assert "0 reminder(s)" in run(live, review_date - dt.timedelta(days=30))
+    run(live, review_date - dt.timedelta(days=30))
     assert reminders_on(rest, review_id) == []
 
     # Reminders 7 days before, on the day, then weekly while overdue; each
@@ -216,14 +216,18 @@ def test_a_legal_hold_is_governances_needs_a_reason_is_listed_and_reviewed_yearl
     rows = (tmp_path / "legal_holds.csv").read_text().splitlines()
     assert f"{request_id},{today().isoformat()}" in rows
     # ... put to governance once a year from that day ...
+    # Other tests hold requests too: this one is picked out by its notes.
+    def hold_reviews() -> list[str]:
+        return [n for n in notes(rest.issue(request_id)) if "under legal hold since" in n]
+
     a_year_on = add_years(today(), 1)
-    assert "0 hold(s) put to governance" in run(live, a_year_on - dt.timedelta(days=1))
-    assert "1 hold(s) put to governance" in run(live, a_year_on)
-    request = rest.issue(request_id)
-    (note,) = [n for n in notes(request) if "under legal hold since" in n]
-    assert f"since {today().isoformat()} (1 year)" in note and request["assigned_to"]["name"] == "Information governance"
-    assert "0 hold(s) put to governance" in run(live, a_year_on)  # the same day again: nothing
-    assert len([n for n in notes(rest.issue(request_id)) if "under legal hold since" in n]) == 1
+    run(live, a_year_on - dt.timedelta(days=1))
+    assert hold_reviews() == []
+    assert "hold(s) put to governance" in run(live, a_year_on)
+    (note,) = hold_reviews()
+    assert f"since {today().isoformat()} (1 year)" in note and rest.issue(request_id)["assigned_to"]["name"] == "Information governance"
+    run(live, a_year_on)  # the same day again: nothing more
+    assert len(hold_reviews()) == 1
     # ... and never reviewed for retention, even on its review date (six years on: the sixth yearly hold review).
     out = run(live, review_date)
     assert f"request #{request_id} is under legal hold: not reviewed for retention" in out
