@@ -18,6 +18,7 @@ from plugin.policy.retention import add_years
 from plugin.domain.names import StatusKey
 from plugin.domain.record import FieldKey
 from tests.support.payloads import shim_event, shim_headers
+from tests.support.redmine_env import read_from_another_process
 from tests.support.rest import decision_values, intake_values
 from tests.support.waiting import wait_until
 
@@ -148,7 +149,7 @@ def test_no_marker_in_logs_metrics_audit_or_errors(live, rest, redmine_web):
     wait_until(lambda: TAG in json.dumps(rest.issue(tickets[0])), what="markers stored in Redmine itself")  # the data is there...
     assert "Started GET" in logs["redmine production.log"] and "[FILTERED]" in logs["redmine production.log"]
     # The store keeps no case details: its database and WAL files, read as bytes.
-    store_files = {p.name: p.read_bytes().decode("latin-1") for p in live.root.glob("infoshare.sqlite3*") if p.suffix != ".lock"}
+    store_files = {p.name: read_from_another_process(p).decode("latin-1") for p in live.root.glob("infoshare.sqlite3*") if p.suffix != ".lock"}
     assert "infoshare.sqlite3" in store_files
     for name, text in {**logs, **store_files, **{f"output {i}": o for i, o in enumerate(outputs)}, **{f"error {i}": e for i, e in enumerate(errors)}}.items():
         assert TAG not in text, f"a personal-data marker leaked into {name}: ...{text[max(0, text.find(TAG) - 200):text.find(TAG) + 60]}..."

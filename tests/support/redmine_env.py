@@ -31,6 +31,16 @@ from plugin.provisioning.spec import build_spec
 from plugin.adapters.store import Store
 from tests.support import inbox_rows
 
+def read_from_another_process(path: Path) -> bytes:
+    """A live SQLite file's bytes, read by a child process. SQLite's locks
+    are POSIX locks, which a process loses on every descriptor of a file
+    when it closes any one: reading the store's files here would drop the
+    locks of this process's own connections to it, so the service's last
+    connection to close would take itself for the last one, delete the WAL
+    and leave those connections reading a stale copy."""
+    return subprocess.run(["cat", str(path)], capture_output=True, check=True).stdout
+
+
 SNAPSHOT_ROOT = PROJECT_DIR / "var" / "cache" / "redmine-snapshots"
 FILES_IN_KEY = (
     PROJECT_DIR / "devstack" / "demo.py",

@@ -96,3 +96,52 @@ def test_requests_are_counted():
     r = client()
     r.engine.request("get", f"{URL}/issues/1.json")
     assert r.engine.requests_sent == 2
+
+
+def _listing(issues):
+    """/issues.json over a list that may change between pages: filter by
+    updated_on >= stamp, sort by (updated_on, id), then offset and limit."""
+    def answer(request):
+        from urllib.parse import parse_qs, urlsplit
+        q = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        stamp = q["updated_on"].removeprefix(">=")
+        rows = sorted((i for i in issues if i["updated_on"] >= stamp), key=lambda i: (i["updated_on"], i["id"]))
+        offset, limit = int(q.get("offset", 0)), int(q["limit"])
+        body = {"issues": [dict(i) for i in rows[offset:offset + limit]], "total_count": len(rows)}
+        import json
+        return 200, {}, json.dumps(body)
+    return answer
+
+
+def _stamp(second: int) -> str:
+    return f"2026-12-01T{10 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+
+
+@responses.activate
+def test_a_list_by_time_misses_nothing_when_issues_change_while_it_is_read():
+    from plugin.adapters.redmine.rest import RestReader
+    issues = [{"id": n, "updated_on": _stamp(n)} for n in range(1, 251)]
+    pages = []
+
+    def changing(request):
+        pages.append(request.url)
+        if len(pages) == 2:  # between pages, ten issues already read are saved again
+            for issue in issues[:10]:
+                issue["updated_on"] = _stamp(1000)
+        return _listing(issues)(request)
+
+    responses.add_callback(responses.GET, f"{URL}/issues.json", callback=changing)
+    got = RestReader(client()).get_all_updated_since("/issues.json", "issues", _stamp(0))
+    assert sorted(i["id"] for i in got) == list(range(1, 251))  # offsets alone would have lost ten
+    assert [i["id"] for i in got][-10:] == list(range(1, 11))  # read again at their new time, kept once
+    assert len(got) == 250
+
+
+@responses.activate
+def test_a_list_by_time_pages_through_more_than_a_page_saved_in_one_second():
+    from plugin.adapters.redmine.rest import RestReader
+    issues = [{"id": n, "updated_on": _stamp(5)} for n in range(1, 231)] + [{"id": 231, "updated_on": _stamp(6)}]
+    responses.add_callback(responses.GET, f"{URL}/issues.json", callback=_listing(issues))
+    got = RestReader(client()).get_all_updated_since("/issues.json", "issues", _stamp(5))
+    assert [i["id"] for i in got] == list(range(1, 232))
+    assert len(responses.calls) == 3

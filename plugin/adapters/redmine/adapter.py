@@ -113,13 +113,12 @@ class RedmineAdapter(RedminePort):
         # Redmine's own filters (tracker, any status, updated_on >= time), so the
         # cost follows the number of changed issues, not of all issues.
         stamp = since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        yield from self.reader.get_all(
+        yield from self.reader.get_all_updated_since(
             "/issues.json",
             "issues",
+            stamp,
             tracker_id="|".join(str(i) for i in self._tracker_ids.values()),
             status_id="*",
-            updated_on=f">={stamp}",
-            sort="updated_on,id",
         )
 
     def _field_ids(self, tracker_id: int) -> dict[str, int]:
