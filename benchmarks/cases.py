@@ -40,7 +40,8 @@ from plugin.adapters.store import Store
 from plugin.clock import utcnow
 from schemas.gate_messages import GateRequestSchema
 from plugin.domain.names import StatusKey, TrackerKey
-from plugin.domain.record import FieldKey
+from plugin.domain.calendar import WorkingCalendar
+from plugin.domain.record import FieldKey, Urgency
 from tests.support.dates import local_today as today
 from tests.support.payloads import as_sent, shim_headers
 from tests.support.redmine_env import LiveStack, snapshot
@@ -625,7 +626,25 @@ def calls(bench: BenchStack) -> Iterator[dict[str, Any]]:
 # -- sweeps -----------------------------------------------------------------------------------
 
 
-def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations: int, overdue: int, incidents: int = 0, incidents_open: int = 0) -> float:
+def _timeliness_slots(config, overdue: bool) -> list[dict[str, str]]:
+    """Logging times with the Response due and Due date the service would
+    write for a Green request (its own calendar): ten days ago for the
+    overdue ones, within the last two hours for the rest (due days ahead)."""
+    calendar = WorkingCalendar(config.calendar)
+    tz = zoneinfo.ZoneInfo(config.calendar.timezone)
+    target = config.urgency.targets[Urgency.GREEN]
+    now = utcnow().replace(second=0, microsecond=0)
+    slots = []
+    for minutes in range(0, 120, 5):
+        logged = now - (dt.timedelta(days=10) if overdue else dt.timedelta(0)) - dt.timedelta(minutes=minutes)
+        due = calendar.add_target(logged, target).astimezone(tz)
+        slots.append({"created_on": logged.isoformat(), "start_date": logged.astimezone(tz).date().isoformat(),
+                      "response_due": due.strftime("%Y-%m-%d %H:%M"), "due_date": due.date().isoformat()})
+    return slots
+
+
+def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations: int, overdue: int, incidents: int = 0, incidents_open: int = 0,
+          open_requests: int = 0, open_overdue: int = 0) -> float:
     """Closed, complete requests, open escalations and information incidents
     written straight into the benchmark Redmine's database
     (benchmarks/seed_requests.rb)."""
@@ -685,6 +704,16 @@ def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations
                 names.field(F.INCIDENT_OUTCOME): "Not upheld",
                 names.field(F.LESSONS_LEARNED): "None",
             },
+        )
+    if open_requests:
+        seed.update(
+            open_requests=open_requests,
+            open_overdue=open_overdue,
+            open_status=names.status(S.RECEIVED),
+            response_due_field=names.field(F.RESPONSE_DUE),
+            open_values={names.field(k): v for k, v in intake_values(request_channel="Letter", requester_phone="", urgency="Green").items()},
+            overdue_slots=_timeliness_slots(config, overdue=True),
+            timely_slots=_timeliness_slots(config, overdue=False),
         )
     started = time.perf_counter()
     bench.live.instance.runner(SEED_SCRIPT, {"SEED": json.dumps(seed)}, timeout=1800)
@@ -776,7 +805,7 @@ def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
         f"incidents ({incidents_open} open without an ICO decision)...",
         flush=True,
     )
-    seeded = _seed(bench, total, due, escalations, overdue, incidents, incidents_open)
+    seeded = _seed(bench, total, due, escalations, overdue, incidents, incidents_open, open_requests=total, open_overdue=total // 100)
     now = _noon(today())
 
     dry = Sweep(bench, dry_run=True)
@@ -875,5 +904,36 @@ def sweeps(bench: BenchStack) -> Iterator[dict[str, Any]]:
             scan.describe(),
             f"job for real: {len(posted.reminders)} reminders, {len(posted.deadlines_passed)} deadline notes; {posted_requests:,} requests, {posted_time:.1f} s",
             f"next run: {len(again.reminders)} reminders, {len(again.deadlines_passed)} deadline notes; {again_requests:,} requests, {again_time:.1f} s",
+        ],
+    }
+
+    late = total // 100
+    swept, swept_requests, swept_time = dry.run(lambda: dry.services.timeliness.run(utcnow()))
+    if len(swept.overdue) + len(swept.overdue_reminders) != late:
+        raise BenchError(f"the timeliness sweep found {len(swept.overdue) + len(swept.overdue_reminders)} overdue requests, {late} were seeded")
+    print("   full scan of the open requests (read-only)...", flush=True)
+    scan = dry.full_scan(TrackerKey.INFORMATION_REQUEST, "o", utcnow(), sample)
+    noted, noted_requests, noted_time = real.run(lambda: real.services.timeliness.run(utcnow()))
+    again, again_requests, again_time = real.run(lambda: real.services.timeliness.run(utcnow()))
+    speedup = scan.seconds / swept_time
+    # Each overdue request costs a read of it (and its related issues); the searches are the constant.
+    follows = swept_requests <= 2 * swept.checked + 10 and swept.checked <= late + 10
+    yield {
+        "name": "timeliness sweep",
+        "measured": f"{speedup:.0f}x faster than a full scan; {swept_requests / max(swept.checked, 1):.2f} Redmine requests per request swept",
+        "goal": ">= 20x; requests follow the number due",
+        "met": speedup >= 20 and follows and not again.overdue and not again.overdue_reminders,
+        "method": (
+            f"{total:,} open, unanswered Green requests seeded ({late} = 1% logged ten days ago and past their Response due, the "
+            "rest logged in the last two hours), beside the closed requests and the escalations' requests. The timeliness job "
+            "(Redmine's filters: Received or Assessing and due by today, or with no due date; Awaiting approval; shares not "
+            "confirmed) against a full scan of every open request, both read-only; then the job for real, twice (the second "
+            "posts nothing)."
+        ),
+        "details": [
+            f"job: {swept.checked:,} requests swept, {swept_requests:,} Redmine requests, {swept_time:.2f} s",
+            scan.describe(),
+            f"job for real: {len(noted.overdue) + len(noted.overdue_reminders)} overdue notes; {noted_requests:,} requests, {noted_time:.1f} s",
+            f"next run: {len(again.overdue) + len(again.overdue_reminders)} notes; {again_requests:,} requests, {again_time:.1f} s",
         ],
     }

@@ -11,8 +11,8 @@ is written to benchmarks/RESULTS.md with the machine it ran on.
                gunicorn at a fixed 200 requests/s (goal p99 <= 5 ms)
   ingestion    signed events accepted into the inbox per second (goal >= 500/s)
   calls        Redmine requests per processed event (goal <= 2)
-  sweeps       the retention, escalation and incident selections on 50,000
-               requests and incidents with 1% due, against a full scan (goal:
+  sweeps       the retention, escalation, incident and timeliness selections on
+               50,000 requests and incidents with 1% due, against a full scan (goal:
                requests follow the due count; >= 20x faster)
 """
 

@@ -12,7 +12,8 @@
 # years away. Escalations are at the stage `escalation_values` names, the
 # first `escalations_overdue` past their stage's due date, the others due
 # over the next 60 days (so later days find more overdue). With "incidents",
-# information incidents as described where they are written below.
+# information incidents, and with "open_requests", open unanswered requests,
+# as described where they are written below.
 require 'json'
 
 seed = JSON.parse(ENV.fetch('SEED'))
@@ -88,7 +89,8 @@ escalation_values = seed.fetch('escalation_values').to_h {|name, value| [field_i
 disputed_values = seed.fetch('escalation_request_values').to_h {|name, value| [field_id.call(name), value] }
 (0...seed['escalations']).each_slice(1000) do |slice|
   disputed = Issue.maximum(:id) + 1
-  insert(slice.map {|i| base.merge(tracker_id: request_tracker.id, status_id: request_status.id, subject: "Disputed request #{i}") },
+  # Answered long after today, as far as the timeliness sweep is concerned.
+  insert(slice.map {|i| base.merge(tracker_id: request_tracker.id, status_id: request_status.id, subject: "Disputed request #{i}", due_date: today + 30) },
          ->(_index) { disputed_values })
   first = Issue.maximum(:id) + 1
   rows = slice.map do |i|
@@ -134,6 +136,29 @@ if incidents.positive?
       values = common_incident.merge(f['aware'] => stamp.call(aware), f['deadline'] => stamp.call(aware + 72 * 3600))
       slice[index] < open_count ? values : values.merge(closed_values)
     end)
+  end
+end
+
+# Open, unanswered requests for the timeliness sweep: each takes its logging
+# time, Response due and Due date from one of `open_slots` (computed by the
+# benchmark with the service's own calendar, so the sweep finds nothing to
+# correct); the slots of the first `open_overdue` are past their due.
+open_requests = seed.fetch('open_requests', 0)
+if open_requests.positive?
+  received = IssueStatus.find_by!(name: seed.fetch('open_status'))
+  due_field = field_id.call(seed.fetch('response_due_field'))
+  open_values = seed.fetch('open_values').to_h {|name, value| [field_id.call(name), value] }
+  late_slots, timely_slots = seed.fetch('overdue_slots'), seed.fetch('timely_slots')
+  late_count = seed.fetch('open_overdue')
+  slot = ->(i) { i < late_count ? late_slots[i % late_slots.size] : timely_slots[i % timely_slots.size] }
+  (0...open_requests).each_slice(2000) do |slice|
+    rows = slice.map do |i|
+      s = slot.call(i)
+      logged = Time.iso8601(s['created_on'])
+      base.merge(tracker_id: request_tracker.id, status_id: received.id, subject: "Open request #{i}",
+                 created_on: logged, updated_on: logged, start_date: Date.parse(s['start_date']), due_date: Date.parse(s['due_date']))
+    end
+    insert(rows, ->(index) { open_values.merge(due_field => slot.call(slice[index])['response_due']) })
   end
 end
 

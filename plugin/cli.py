@@ -254,7 +254,7 @@ def _job_services(ctx: CommandContext, dry_run: bool, label: str):
 
 @main.group()
 def timeliness() -> None:
-    """Timely sharing: written confirmations of shares (R-SHARE)."""
+    """Timely answers (R-TIMELINESS) and written confirmations of shares (R-SHARE)."""
 
 
 @timeliness.command("run")
@@ -262,15 +262,29 @@ def timeliness() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; change nothing.")
 @pass_ctx
 def timeliness_run(ctx: CommandContext, now: str | None, dry_run: bool) -> None:
-    """Remind whoever shared, each working day after the share, until its
-    written confirmation is recorded (the scheduler does this every few minutes)."""
+    """Note each unanswered request past its Response due (the approvers group
+    made watchers) and remind each working day while it stays unanswered;
+    remind the approvers of requests waiting for approval longer than their
+    urgency allows; remind whoever shared, each working day after the share,
+    until its written confirmation is recorded. The scheduler runs this every
+    few minutes."""
     services = _job_services(ctx, dry_run, "Timeliness")
     report = _run_job(lambda: services.timeliness.run(_moment(now, ctx.config)))
     verb = "would post" if dry_run else "posted"
     click.echo(
-        f"{report.unconfirmed} share(s) not confirmed in writing: {verb} {len(report.confirmation_reminders)} reminder(s); "
+        f"{report.checked} request(s) due a look: {verb} {len(report.overdue)} overdue note(s), "
+        f"{len(report.overdue_reminders)} overdue reminder(s), {len(report.approval_waits)} approval-wait reminder(s); "
+        f"{report.unconfirmed} share(s) not confirmed in writing: {len(report.confirmation_reminders)} reminder(s); "
         f"{report.redmine_requests} Redmine request(s)."
     )
+    for issue_id in report.red_noted:
+        click.echo(f"  #{issue_id}: Red request noted to the approvers")
+    for issue_id in report.overdue:
+        click.echo(f"  #{issue_id}: past its Response due and not answered; the approvers are watching")
+    for issue_id in report.overdue_reminders:
+        click.echo(f"  #{issue_id}: still not answered; the approvers were reminded")
+    for issue_id in report.approval_waits:
+        click.echo(f"  #{issue_id}: waiting for approval too long; the approvers were reminded")
     for issue_id in report.confirmation_reminders:
         click.echo(f"  #{issue_id}: the person who shared was reminded")
     _echo_problems(report.problems)

@@ -25,6 +25,7 @@ from plugin.domain.configuration import (
     DEFAULT_KEEP_FIELDS,
     DEFAULT_CATEGORIES,
     DEFAULT_STAGES,
+    DEFAULT_APPROVAL_WAITS,
     DEFAULT_URGENCY,
     ApprovalConfig,
     CalendarConfig,
@@ -38,6 +39,7 @@ from plugin.domain.configuration import (
     ReconcilerConfig,
     RedmineConfig,
     ResponseTarget,
+    UrgencyConfig,
     RetentionCategory,
     RetentionConfig,
     SchedulerConfig,
@@ -231,30 +233,47 @@ class ApprovalSchema(_Strict):
 
 
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_TARGET_RE = re.compile(r"^\s*(\d+)\s+working\s+(hour|hours|day|days)\s*$", re.IGNORECASE)
+_TARGET_RE = re.compile(r"^\s*(\d+)\s+(working\s+)?(hour|hours|day|days)\s*$", re.IGNORECASE)
+# Ten years: anything longer is a typing slip, and would make a sweep look far ahead.
+_MAX_TARGET_HOURS = 24 * 3660
 
 
 def parse_response_target(text: str) -> ResponseTarget:
+    """"4 hours" (around the clock), "4 working hours" or "3 working days"."""
     match = _TARGET_RE.match(text)
+    example = 'write for example "4 hours" (around the clock), "4 working hours" or "3 working days"'
     if not match or int(match.group(1)) < 1:
-        raise ValidationError(f"{text!r} is not a response target; write for example \"4 working hours\" or \"3 working days\"")
-    unit = TargetUnit.WORKING_HOURS if match.group(2).lower().startswith("hour") else TargetUnit.WORKING_DAYS
-    return ResponseTarget(int(match.group(1)), unit)
+        raise ValidationError(f"{text!r} is not a time to answer in; {example}")
+    working, day = bool(match.group(2)), match.group(3).lower().startswith("day")
+    if day and not working:
+        raise ValidationError(f"{text!r}: days are counted as working days here; {example}")
+    amount = int(match.group(1))
+    if amount * (24 if day else 1) > _MAX_TARGET_HOURS:
+        raise ValidationError(f"{text!r} is more than ten years; {example}")
+    unit = TargetUnit.WORKING_DAYS if day else TargetUnit.WORKING_HOURS if working else TargetUnit.HOURS
+    return ResponseTarget(amount, unit)
+
+
+def _targets(given: dict, defaults: dict, key: str) -> dict:
+    out = {}
+    for level, text in {**defaults, **given}.items():
+        try:
+            out[Urgency(level)] = parse_response_target(text)
+        except ValidationError as err:
+            raise ValidationError({key: {level: err.messages}}) from None
+    return out
 
 
 class UrgencySchema(_Strict):
     targets = fields.Dict(keys=fields.String(validate=_one_of(Urgency)), values=fields.String(), load_default=dict)
+    approval_waits = fields.Dict(keys=fields.String(validate=_one_of(Urgency)), values=fields.String(), load_default=dict)
 
     @post_load
     def make(self, data, **_):
-        merged = {**DEFAULT_URGENCY, **data["targets"]}
-        out = {}
-        for level, text in merged.items():
-            try:
-                out[Urgency(level)] = parse_response_target(text)
-            except ValidationError as err:
-                raise ValidationError({"targets": {level: err.messages}}) from None
-        return out
+        return UrgencyConfig(
+            targets=_targets(data["targets"], DEFAULT_URGENCY, "targets"),
+            approval_waits=_targets(data["approval_waits"], DEFAULT_APPROVAL_WAITS, "approval_waits"),
+        )
 
 
 class CalendarSchema(_Strict):

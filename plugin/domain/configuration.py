@@ -144,6 +144,7 @@ class ApprovalConfig:
 
 
 class TargetUnit(str, enum.Enum):
+    HOURS = "hours"  # around the clock
     WORKING_HOURS = "working hours"
     WORKING_DAYS = "working days"
 
@@ -154,7 +155,18 @@ class ResponseTarget:
     unit: TargetUnit
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.unit.value}"
+        unit = self.unit.value
+        return f"{self.amount} {unit[:-1] if self.amount == 1 else unit}"
+
+
+@dataclasses.dataclass(frozen=True)
+class UrgencyConfig:
+    """R-TIMELINESS: per urgency, the time to answer a request from when it
+    was logged, and how long it may wait in Awaiting approval before the
+    approvers are reminded."""
+
+    targets: Mapping[Urgency, ResponseTarget]
+    approval_waits: Mapping[Urgency, ResponseTarget]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,7 +282,7 @@ class Config:
     gate: GateConfig
     names: Names
     approval: ApprovalConfig
-    urgency: Mapping[Urgency, ResponseTarget]
+    urgency: "UrgencyConfig"
     calendar: CalendarConfig
     escalation: EscalationConfig
     retention: RetentionConfig
@@ -314,4 +326,7 @@ DEFAULT_CATEGORIES = (
 # needed (the doubts, never a value from the case).
 DEFAULT_KEEP_FIELDS = (FieldKey.APPROVAL_REASON.value,)
 
-DEFAULT_URGENCY = {"Red": "4 working hours", "Amber": "1 working day", "Green": "3 working days"}
+# A Red request is dealt with to completion whatever the hour (MASH
+# procedures), so its target runs around the clock.
+DEFAULT_URGENCY = {"Red": "4 hours", "Amber": "1 working day", "Green": "3 working days"}
+DEFAULT_APPROVAL_WAITS = {"Red": "1 working hour", "Amber": "4 working hours", "Green": "1 working day"}

@@ -276,6 +276,7 @@ class FieldKey(_Named):
     INFORMATION_REQUESTED = ("information_requested", "Information requested")
     PURPOSE_OF_SHARING = ("purpose_of_sharing", "Purpose of sharing")
     CASE_REFERENCE = ("case_reference", "Case reference")
+    RESPONSE_DUE = ("response_due", "Response due")
     # Decision
     DECISION = ("decision", "Decision")
     DECISION_REASONS = ("decision_reasons", "Decision reasons")
@@ -394,6 +395,7 @@ FIELDS: dict[FieldKey, FieldDef] = {
         _d(FieldKey.INFORMATION_REQUESTED, F.TEXT),
         _d(FieldKey.PURPOSE_OF_SHARING, F.TEXT),
         _d(FieldKey.CASE_REFERENCE, F.STRING, description="The child's reference in your agency's own case system, where the share is recorded too."),
+        _d(FieldKey.RESPONSE_DUE, F.DATETIME, description="Set by the InfoShare service from when the request was logged and its urgency (R-TIMELINESS)."),
         _d(FieldKey.DECISION, F.LIST, values=Decision, filter=True),
         _d(FieldKey.DECISION_REASONS, F.TEXT),
         _d(FieldKey.INFORMATION_WITHHELD, F.TEXT, description="What was not shared, and why."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from plugin.policy import approval, consent, decision, escalation, incident, intake, outcome, retention, share
+from plugin.policy import approval, consent, decision, escalation, incident, intake, outcome, retention, share, timeliness
 from plugin.policy.model import Action, Context, Verdict, Violation
 from plugin.domain.names import TrackerKey
 
@@ -22,7 +22,7 @@ CHECKS: dict[TrackerKey, tuple[Check, ...]] = {
 
 # What the service does about an issue as it is now.
 DERIVES: dict[TrackerKey, tuple[Derive, ...]] = {
-    TrackerKey.INFORMATION_REQUEST: (approval.derive, share.derive, escalation.derive, retention.derive),
+    TrackerKey.INFORMATION_REQUEST: (approval.derive, share.derive, escalation.derive, retention.derive, timeliness.derive),
     TrackerKey.ESCALATION: (escalation.derive,),
     TrackerKey.RETENTION_REVIEW: (retention.derive,),
     TrackerKey.INFORMATION_INCIDENT: (incident.derive,),

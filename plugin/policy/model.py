@@ -100,7 +100,7 @@ class Action(abc.ABC):
 
 class Milestone(str, enum.Enum):
     """What a `Once` stands for, for the counts a job reports (R-RETENTION,
-    R-ESCALATION, R-INCIDENT, R-APPROVAL timers)."""
+    R-ESCALATION, R-INCIDENT, R-APPROVAL, R-SHARE and R-TIMELINESS timers)."""
 
     REVIEW_REMINDER = "review_reminder"
     ESCALATION_STARTED = "escalation_started"
@@ -112,6 +112,10 @@ class Milestone(str, enum.Enum):
     RETROSPECTIVE_REMINDER = "retrospective_reminder"
     LEGAL_HOLD_REVIEW = "legal_hold_review"
     CONFIRMATION_REMINDER = "confirmation_reminder"
+    RED_REQUEST_NOTED = "red_request_noted"
+    RESPONSE_OVERDUE = "response_overdue"
+    OVERDUE_REMINDER = "overdue_reminder"
+    APPROVAL_WAIT_REMINDER = "approval_wait_reminder"
 
 
 @dataclasses.dataclass(frozen=True)

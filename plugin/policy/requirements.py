@@ -84,6 +84,7 @@ SERVICE_OWNED_FIELDS = (
     FieldKey.APPROVED_BY,
     FieldKey.RETENTION_REVIEW_DATE,
     FieldKey.SHARED_BY,
+    FieldKey.RESPONSE_DUE,
 )
 INCIDENT_SERVICE_OWNED_FIELDS = (FieldKey.ICO_DEADLINE,)
 
@@ -92,6 +93,8 @@ INCIDENT_SERVICE_OWNED_FIELDS = (FieldKey.ICO_DEADLINE,)
 # R-INCIDENT: an incident's are the day of becoming aware and of the ICO deadline.
 SERVICE_DATE_ATTRIBUTES = ("start_date", "due_date")
 SERVICE_DATED_TRACKERS = (TrackerKey.ESCALATION, TrackerKey.INFORMATION_INCIDENT)
+# R-TIMELINESS: a request's due date is the day of its Response due.
+REQUEST_SERVICE_DATE_ATTRIBUTES = ("due_date",)
 
 # R-RETENTION (v2): a legal hold is governance's. Everyone else sees these
 # read-only; a governance lead sees only these editable on a request, with

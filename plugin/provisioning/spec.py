@@ -21,6 +21,7 @@ from plugin.policy.requirements import (
     SERVICE_DATE_ATTRIBUTES,
     SERVICE_DATED_TRACKERS,
     SERVICE_OWNED_FIELDS,
+    REQUEST_SERVICE_DATE_ATTRIBUTES,
     required_in_status,
 )
 from plugin.domain.configuration import Config
@@ -312,8 +313,8 @@ def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
                 for field in readonly:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), names.field(field), "readonly"))
                 attributes = SERVICE_DATE_ATTRIBUTES if tracker in SERVICE_DATED_TRACKERS else ()
-                if tracker is TrackerKey.INFORMATION_REQUEST and _hold_only(role, approver):
-                    attributes = GOVERNANCE_READONLY_ATTRIBUTES
+                if tracker is TrackerKey.INFORMATION_REQUEST:
+                    attributes = GOVERNANCE_READONLY_ATTRIBUTES if _hold_only(role, approver) else REQUEST_SERVICE_DATE_ATTRIBUTES
                 for attribute in attributes:
                     rules.append(FieldRuleSpec(names.tracker(tracker), names.role(role), names.status(status), attribute, "readonly"))
     return tuple(rules)

@@ -22,12 +22,12 @@ from typing import Any, Callable
 
 from plugin.domain import history
 from plugin.service.executor import note_marker
-from plugin.policy import incident
+from plugin.policy import incident, timeliness
 from plugin.adapters.redmine.port import RedminePort
 from plugin.adapters.store import Store
 from plugin.domain.configuration import Config
 from plugin.domain.names import CLOSED_STATUSES, StatusKey, TrackerKey
-from plugin.domain.record import FieldKey, IcoReportDecision, IssueState, SecureMethod, Urgency, issue_state
+from plugin.domain.record import FieldKey, IcoReportDecision, IssueState, SecureMethod, Urgency, issue_state, parse_time
 
 F = FieldKey
 NOT_RECORDED = "(not recorded)"
@@ -41,6 +41,8 @@ class Request:
     # What the service noted on it (R-APPROVAL 4 and 7), from its journals.
     approvals_voided: int = 0
     overridden_after_decline: bool = False
+    # R-TIMELINESS: its answer against its urgency's target.
+    answer: timeliness.Answer | None = None
 
 
 @dataclasses.dataclass
@@ -75,6 +77,9 @@ class ReportData:
     # R-SHARE: shares of the period, those not yet confirmed in writing, and
     # those sent by a method that is not secure.
     shares: dict[str, int] = dataclasses.field(default_factory=dict)
+    # R-TIMELINESS, by urgency: requests, answered, answered within target
+    # (count and %), median working hours to answer, overdue now.
+    timeliness: dict[str, dict[str, float | int | None]] = dataclasses.field(default_factory=dict)
 
 
 def _count(values) -> dict[str, int]:
@@ -108,6 +113,7 @@ def aggregate(
             hours[urgency].append((r.decided_at - r.state.created_on).total_seconds() / 3600)
     overdue_until = min(end, today)
     return ReportData(
+        timeliness=_timeliness(requests, now),
         start=start,
         end=end,
         generated_at=now,
@@ -159,6 +165,23 @@ def aggregate(
     )
 
 
+def _timeliness(requests: list[Request], now: dt.datetime) -> dict[str, dict[str, float | int | None]]:
+    out: dict[str, dict[str, float | int | None]] = {}
+    for level in Urgency:
+        answers = [r.answer for r in requests if r.answer is not None and r.answer.urgency is level]
+        answered = [a for a in answers if a.answered is not None]
+        within = sum(a.within_target for a in answered)
+        out[level.value] = {
+            "requests": len(answers),
+            "answered": len(answered),
+            "answered_within_target": within,
+            "answered_within_target_pct": round(100 * within / len(answered), 1) if answered else None,
+            "median_working_hours_to_answer": round(statistics.median(a.working_hours for a in answered), 1) if answered else None,
+            "overdue_now": sum(a.answered is None and now >= a.due for a in answers),
+        }
+    return out
+
+
 def _missed_deadline(found: Incident, now: dt.datetime, config: Config) -> bool:
     """No ICO report decision by the deadline (72 hours after becoming aware)."""
     deadline = incident.parse_datetime(found.state.value(F.ICO_DEADLINE), config.calendar.timezone)
@@ -184,6 +207,14 @@ def first_set(issue: dict[str, Any], key: FieldKey, names: dict, keys: dict) -> 
 
 def decision_time(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
     return first_set(issue, F.DECISION, names, keys)
+
+
+def answered_time(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
+    """When the request first reached an answering status (R-TIMELINESS)."""
+    for change in history.changes(issue, names):
+        if issue_state(change.after, **keys).status in timeliness.ANSWERING_STATUSES:
+            return change.at or parse_time(issue.get("created_on"))
+    return None
 
 
 def hold_set_at(issue: dict[str, Any], names: dict, keys: dict) -> dt.datetime | None:
@@ -220,13 +251,15 @@ def gather(
     bot = redmine.service_user_id()
     for done, ref in enumerate(refs, 1):
         state = issue_state(ref, **keys)
-        found = Request(state, None)
-        if state.is_set(F.DECISION):
-            issue = redmine.issue(ref["id"])  # its journals say when the decision was recorded, and what the service did
+        found = Request(state, None, answer=timeliness.measure(config, state, None))
+        # A request still in Received was never answered nor decided: its list entry says all.
+        if state.is_set(F.DECISION) or state.status is not StatusKey.RECEIVED:
+            issue = redmine.issue(ref["id"])  # its journals say when it was answered and decided, and what the service did
             if issue:
                 found.decided_at = decision_time(issue, redmine.names_by_id(), keys)
                 found.approvals_voided = _service_notes(issue, "approval-void-", bot)
                 found.overridden_after_decline = _service_notes(issue, "override-after-decline-", bot) > 0
+                found.answer = timeliness.measure(config, state, answered_time(issue, redmine.names_by_id(), keys))
         requests.append(found)
         if progress:
             progress(done, len(refs))
@@ -266,6 +299,11 @@ CSV_FILES = {
 }
 
 
+TIMELINESS_COLUMNS = (
+    "requests", "answered", "answered_within_target", "answered_within_target_pct", "median_working_hours_to_answer", "overdue_now",
+)
+
+
 def write_csv(data: ReportData, out: Path) -> list[Path]:
     written = []
     for filename, (label, attribute) in CSV_FILES.items():
@@ -282,6 +320,13 @@ def write_csv(data: ReportData, out: Path) -> list[Path]:
         w.writerow(["urgency", "decided", "median_hours"])
         for urgency, (decided, median) in data.decision_hours.items():
             w.writerow([urgency, decided, "" if median is None else median])
+    written.append(path)
+    path = out / "timeliness.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["urgency", *TIMELINESS_COLUMNS])
+        for urgency, row in data.timeliness.items():
+            w.writerow([urgency, *("" if row[c] is None else row[c] for c in TIMELINESS_COLUMNS)])
     written.append(path)
     path = out / "breaches.csv"
     with path.open("w", newline="") as f:
@@ -366,6 +411,18 @@ def write_html(data: ReportData, out: Path) -> Path:
         "<section><h2>Median time from receipt to decision</h2><p>Hours from logging a request to recording its decision, by urgency.</p>"
         f"<img alt='Median time to decision' src='{_chart('Median hours to decision', medians, 'hours')}'>"
         f"{_table(('urgency', 'decided', 'median hours'), ((u, n, '' if m is None else m) for u, (n, m) in data.decision_hours.items()))}</section>"
+    )
+    within = {u: row["answered_within_target_pct"] for u, row in data.timeliness.items() if row["answered_within_target_pct"] is not None}
+    sections.append(
+        "<section><h2>Answered within target</h2><p>Requests logged in the period, by urgency: answered (first reached Awaiting "
+        "approval, Approved, Shared, Not shared or Withdrawn), answered by their Response due, the median working hours from logging "
+        "to the answer, and those past their Response due and not answered now (R-TIMELINESS).</p>"
+        f"<img alt='Answered within target' src='{_chart('Answered within target (%)', within, '% of answered')}'>"
+        + _table(
+            ("urgency", "requests", "answered", "within target", "within target %", "median working hours", "overdue now"),
+            ((u, *("" if row[c] is None else row[c] for c in TIMELINESS_COLUMNS)) for u, row in data.timeliness.items()),
+        )
+        + "</section>"
     )
     section("Escalations by stage", data.escalations_by_stage, "stage", "escalations")
     section("Escalations by outcome", data.escalations_by_outcome, "outcome", "escalations")

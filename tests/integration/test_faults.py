@@ -269,3 +269,28 @@ def test_a_worker_killed_between_opening_an_incident_and_noting_it_opens_no_seco
     report(f"kill -9 between opening an incident and noting it: incidents for the request {len(incidents)}")
     assert len(incidents) == 1
     assert effects_duplicated(rest, [issue_id]) == 0
+
+
+def test_a_timeliness_run_killed_half_way_posts_nothing_twice(live, rest):
+    """R-TIMELINESS: kill -9 after the second overdue note of a run; the run
+    at the same moment afterwards notes the rest, and nothing is posted twice."""
+    from tests.integration.test_timeliness import letter, log_at, notes_with
+
+    with live.paused_scheduler():
+        late = [letter(rest, "Amber") for _ in range(4)]
+        for issue_id in late:
+            log_at(live, issue_id, "2026-03-02 10:00")  # a Monday: due Tuesday 10:00, before any other test's requests
+        live.cli("timeliness", "run", "--now", "2026-03-02 10:05")  # their Response due written; nothing due yet
+        env = {**live.service_env(),
+               "PYTHONPATH": f"{Path(__file__).resolve().parents[1] / 'support' / 'kill_after_second_note'}:{live.service_env()['PYTHONPATH']}"}
+        crashed = subprocess.run([str(BIN_DIR / "infoshare"), "--config", str(live.config_path), "timeliness", "run", "--now", "2026-03-03 11:00"],
+                                 env=env, capture_output=True, text=True, timeout=300)
+        assert crashed.returncode == -signal.SIGKILL
+        noted = [i for i in late if notes_with(rest, i, "Response overdue")]
+        assert len(noted) == 2
+        after = live.cli("timeliness", "run", "--now", "2026-03-03 11:00").stdout
+        assert all(f"#{i}: past its Response due" in after for i in late if i not in noted)
+        assert not any(f"#{i}:" in after for i in noted)
+    report(f"kill -9 half way through a timeliness run: {len(noted)} noted before, {len(late) - len(noted)} after")
+    assert all(len(notes_with(rest, i, "Response overdue")) == 1 for i in late)
+    assert effects_duplicated(rest, late) == 0

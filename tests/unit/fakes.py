@@ -243,16 +243,22 @@ class FakeRedmine(RedminePort):
 
     def issues_where(self, tracker: TrackerKey, field_filters: dict[FieldKey, str], **filters: str) -> Iterator[dict[str, Any]]:
         """Redmine's filter semantics for what the service asks: a value,
-        "!*" (none), "<=date"; and status_id "*" (any) or "o" (open)."""
+        "!*" (none), "<=date"; and status_id "*" (any), "o" (open), "c" (closed) or ids
+        joined by "|"."""
         self.reads += 1
         closed = {self.config.names.status(k) for k in CLOSED_STATUSES}
+        statuses = filters.get("status_id", "o")
         for issue in sorted(self.issues.values(), key=lambda i: i["id"]):
             if issue["tracker"]["name"] != self.config.names.tracker(tracker):
                 continue
-            if filters.get("status_id", "o") == "o" and issue["status"]["name"] in closed:
+            if statuses == "o" and issue["status"]["name"] in closed:
+                continue
+            if statuses == "c" and issue["status"]["name"] not in closed:
+                continue
+            if statuses not in ("o", "c", "*") and str(issue["status"]["id"]) not in statuses.split("|"):
                 continue
             due = filters.get("due_date")
-            if due and not (issue.get("due_date") and self._matches(issue["due_date"], due)):
+            if due and not self._matches(issue.get("due_date"), due):
                 continue
             if all(self._matches(self.value(issue["id"], key), wanted) for key, wanted in field_filters.items()):
                 yield {"id": issue["id"], "updated_on": issue["updated_on"]}

@@ -64,8 +64,10 @@ def test_defaults_follow_the_domain():
     assert c.retention.review_lead_days == 30
     assert c.retention.reminder_days_before == (30, 7, 0)
     assert c.retention.destroy is DestroyMode.DELETE
-    assert str(c.urgency[Urgency.RED]) == "4 working hours"
-    assert c.urgency[Urgency.AMBER].unit is TargetUnit.WORKING_DAYS
+    assert str(c.urgency.targets[Urgency.RED]) == "4 hours"
+    assert c.urgency.targets[Urgency.RED].unit is TargetUnit.HOURS
+    assert c.urgency.targets[Urgency.AMBER].unit is TargetUnit.WORKING_DAYS
+    assert [str(c.urgency.approval_waits[u]) for u in Urgency] == ["1 working hour", "4 working hours", "1 working day"]
     assert c.gate.block_when_unreachable == (StatusKey.SHARED, StatusKey.APPROVED, StatusKey.NOT_SHARED)
     assert (c.calendar.country, c.calendar.subdivision) == ("GB", "ENG")
 
@@ -110,8 +112,8 @@ def test_example_mentions_every_key():
     example_keys = _toml_keys(tomllib.loads(EXAMPLE.read_text()))
     schema_keys = _schema_keys(ConfigSchema())
     # urgency.targets is a table of levels rather than fixed keys.
-    schema_keys.discard("urgency.targets")
-    example_keys = {k for k in example_keys if not k.startswith("urgency.targets.")}
+    schema_keys -= {"urgency.targets", "urgency.approval_waits"}
+    example_keys = {k for k in example_keys if not k.startswith(("urgency.targets.", "urgency.approval_waits."))}
     # Keys with no value by default are documented as comments ("# key = ...").
     text = EXAMPLE.read_text()
     missing = {k for k in schema_keys - example_keys if f"# {k.rsplit('.', 1)[-1]} =" not in text}
@@ -135,7 +137,10 @@ def test_example_mentions_every_key():
         (with_(approval={"channels": ["Pigeon"]}), "approval.channels[1]: must be one of: Phone"),
         (with_(approval={"trusted_domains": ["nhs.net", "not a domain"]}), "approval.trusted_domains: not a domain name: 'not a domain'"),
         (with_(approval={"approver_role": "boss"}), "approval.approver_role: must be one of: mash_practitioner"),
-        (with_(urgency={"targets": {"Red": "soon"}}), "urgency.targets.Red: 'soon' is not a response target"),
+        (with_(urgency={"targets": {"Red": "soon"}}), "urgency.targets.Red: 'soon' is not a time to answer in; write for example \"4 hours\""),
+        (with_(urgency={"targets": {"Amber": "2 days"}}), "urgency.targets.Amber: '2 days': days are counted as working days here"),
+        (with_(urgency={"targets": {"Green": "99999 working days"}}), "urgency.targets.Green: '99999 working days' is more than ten years"),
+        (with_(urgency={"approval_waits": {"Red": "0 working hours"}}), "urgency.approval_waits.Red: '0 working hours' is not a time"),
         (with_(urgency={"targets": {"Purple": "1 working day"}}), "urgency.targets.Purple"),
         (with_(calendar={"country": "XX"}), "calendar.country: 'XX' is not a country"),
         (with_(calendar={"subdivision": "KENT"}), "calendar.subdivision: 'KENT' is not a subdivision of GB"),

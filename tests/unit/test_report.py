@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
+from plugin.policy import timeliness
 from plugin.service import report
 from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FieldKey, IssueState
@@ -16,10 +17,12 @@ CONFIG = make_config()
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
 
 
-def request(status=S.ASSESSING, decided_after_hours=None, voided=0, after_decline=False, **values):
+def request(status=S.ASSESSING, decided_after_hours=None, voided=0, after_decline=False, answered_after_hours=None, **values):
     fields = {F(k): v for k, v in values.items()}
     state = IssueState(1, TrackerKey.INFORMATION_REQUEST, status, fields, created_on=T0)
-    return report.Request(state, T0 + dt.timedelta(hours=decided_after_hours) if decided_after_hours is not None else None, voided, after_decline)
+    answered = T0 + dt.timedelta(hours=answered_after_hours) if answered_after_hours is not None else None
+    return report.Request(state, T0 + dt.timedelta(hours=decided_after_hours) if decided_after_hours is not None else None, voided, after_decline,
+                          timeliness.measure(CONFIG, state, answered))
 
 
 def incident(status=S.INCIDENT_REPORTED, decided_after_hours=None, **values):
@@ -30,9 +33,9 @@ def incident(status=S.INCIDENT_REPORTED, decided_after_hours=None, **values):
 
 def data():
     requests = [
-        request(S.SHARED, 2, 2, request_channel="Phone", decision="Share", urgency="Red", approval_required="1", approval_decision="Approved", approved_by="Maya"),
-        request(S.NOT_SHARED, 10, request_channel="Phone", decision="Do not share", urgency="Red", approval_required="1", approval_decision="Declined"),
-        request(S.SHARED, 30, after_decline=True, request_channel="Email", decision="Share", urgency="Green", approval_required="1", emergency_override="1",
+        request(S.SHARED, 2, 2, answered_after_hours=2, request_channel="Phone", decision="Share", urgency="Red", approval_required="1", approval_decision="Approved", approved_by="Maya"),
+        request(S.NOT_SHARED, 10, answered_after_hours=10, request_channel="Phone", decision="Do not share", urgency="Red", approval_required="1", approval_decision="Declined"),
+        request(S.SHARED, 30, after_decline=True, answered_after_hours=30, request_channel="Email", decision="Share", urgency="Green", approval_required="1", emergency_override="1",
                 emergency_override_reason="risk", approval_decision="Declined"),
         request(S.RECEIVED, request_channel="Letter", urgency="Amber"),
         request(S.WITHDRAWN),
@@ -79,16 +82,29 @@ def test_counts():
     # Decided 80 hours after logging (past the deadline), and one never decided.
     assert d.ico == {"logged": 4, "reportable": 1, "reported": 1, "deadlines missed": 2}
     assert d.legal_holds == [(8, None), (9, dt.date(2026, 7, 2))]
+    # Logged Monday 09:00. Red (4 hours): answered at 11:00 (2 working hours, in time) and at 19:00 (8, late).
+    # Green (3 working days, due Wednesday 17:00): answered Tuesday 15:00, 14 working hours. Amber: due Tuesday, never answered.
+    assert d.timeliness == {
+        "Red": {"requests": 2, "answered": 2, "answered_within_target": 1, "answered_within_target_pct": 50.0,
+                "median_working_hours_to_answer": 5.0, "overdue_now": 0},
+        "Amber": {"requests": 1, "answered": 0, "answered_within_target": 0, "answered_within_target_pct": None,
+                  "median_working_hours_to_answer": None, "overdue_now": 1},
+        "Green": {"requests": 1, "answered": 1, "answered_within_target": 1, "answered_within_target_pct": 100.0,
+                  "median_working_hours_to_answer": 14.0, "overdue_now": 0},
+    }
 
 
 def test_written_files(tmp_path):
     written = report.write(data(), tmp_path)
-    assert {p.name for p in written} == {"report.html", "decision_times.csv", "breaches.csv", "legal_holds.csv", *report.CSV_FILES}
+    assert {p.name for p in written} == {"report.html", "decision_times.csv", "timeliness.csv", "breaches.csv", "legal_holds.csv", *report.CSV_FILES}
     rows = list(csv.reader((tmp_path / "requests_by_channel.csv").open()))
     assert rows[0] == ["channel", "count"] and ["Phone", "2"] in rows
     assert list(csv.reader((tmp_path / "decision_times.csv").open()))[1:] == [["Red", "2", "6.0"], ["Amber", "0", ""], ["Green", "1", "30.0"]]
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<img ") == 15 and page.count("data:image/png;base64,") == 15
+    assert page.count("<img ") == 16 and page.count("data:image/png;base64,") == 16
+    assert list(csv.reader((tmp_path / "timeliness.csv").open()))[1:] == [
+        ["Red", "2", "2", "1", "50.0", "5.0", "0"], ["Amber", "1", "0", "0", "", "", "1"], ["Green", "1", "1", "1", "100.0", "14.0", "0"]]
+    assert "Answered within target" in page
     assert "2026-11-01 to 2026-11-30" in page
     assert "Requests under legal hold" in page and "<td>#9</td><td>2026-07-02</td>" in page and "<td>#8</td><td>not known</td>" in page
     assert list(csv.reader((tmp_path / "legal_holds.csv").open())) == [["request_id", "hold_set_on"], ["8", ""], ["9", "2026-07-02"]]

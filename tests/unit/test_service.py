@@ -53,17 +53,23 @@ def bypass_to_shared_without_reasons(redmine):
     return issue_id, journal
 
 
-def test_a_clean_save_is_judged_and_nothing_happens(redmine, enforcer, store):
+def test_a_clean_save_is_judged_and_only_its_response_due_is_written(redmine, enforcer, store):
     issue_id = redmine.create(dict(INTAKE))
-    assert enforcer.events.handle(event_for(redmine, issue_id, type=EventType.ISSUE_CREATED)) == "judged 1, actions applied 0"
-    assert redmine.updates == [] and store.breaches.open() == []
+    # The service writes only the Response due and the Due date (R-TIMELINESS), once.
+    assert enforcer.events.handle(event_for(redmine, issue_id, type=EventType.ISSUE_CREATED)) == "judged 1, actions applied 2"
+    assert store.breaches.open() == []
+    assert redmine.value(issue_id, F.RESPONSE_DUE) == "2026-11-23 17:00" and redmine.issues[issue_id]["due_date"] == "2026-11-23"  # logged on a Saturday: Amber, Monday 17:00
+    updates = len(redmine.updates)
+    assert enforcer.reconciler.run().actions_applied == 0
+    assert len(redmine.updates) == updates
 
 
 def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, enforcer, store):
     issue_id, journal = bypass_to_shared_without_reasons(redmine)
     outcome = enforcer.events.handle(event_for(redmine, issue_id, journal))
     # The breach's note and assignment, and the closed request's review date.
-    assert outcome == "judged 2, breaches 1, actions applied 5"  # the creation, never judged, and the save (Shared by among the actions)
+    # The creation, never judged, and the save (Shared by, Response due and Due date among the actions).
+    assert outcome == "judged 2, breaches 1, actions applied 7"
     assert redmine.value(issue_id, F.RETENTION_REVIEW_DATE) == "2061-11-21"  # Child protection: 35 years
     (breach,) = store.breaches.open(issue_id)
     assert (breach["rule"], breach["field"], breach["code"], breach["journal_id"], breach["user_id"], breach["detected_by"]) == (
@@ -74,7 +80,7 @@ def test_a_violation_in_a_saved_state_is_a_breach_noted_and_assigned(redmine, en
     assert redmine.issues[issue_id]["assigned_to"]["id"] == 50
     assert redmine.issues[issue_id]["journals"][-1]["private_notes"] is True
     kinds = [e["kind"] for e in store.audit.entries(issue_id=issue_id)]
-    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT] + [EntryKind.ACTION] * 5
+    assert kinds == [EntryKind.BREACH, EntryKind.VERDICT] + [EntryKind.ACTION] * 7
 
 
 def test_replaying_the_same_event_changes_nothing(redmine, enforcer, store):
@@ -118,6 +124,7 @@ def test_a_breach_hidden_by_a_later_edit_is_still_found_by_the_reconciler(redmin
 def test_the_reconciler_resumes_from_its_cursor_with_overlap(redmine, enforcer, store):
     redmine.create(dict(INTAKE))
     enforcer.reconciler.run()
+    enforcer.reconciler.run()  # the service's own save of the Response due, judged
     cursor = store.cursors.get(RECONCILER_CURSOR)
     assert enforcer.reconciler.run().window_start == cursor - dt.timedelta(minutes=CONFIG.reconciler.overlap_minutes)
     # Nothing new: the cursor stays put.
@@ -662,7 +669,7 @@ def native_event(issue_id, journal_id=None, type=EventType.ISSUE_UPDATED):
 
 def test_an_update_that_names_no_journal_judges_the_save_not_the_creation_again(redmine, enforcer, store):
     issue_id = redmine.create(dict(INTAKE))
-    assert enforcer.events.handle(native_event(issue_id, type=EventType.ISSUE_CREATED)) == "judged 1, actions applied 0"
+    assert enforcer.events.handle(native_event(issue_id, type=EventType.ISSUE_CREATED)) == "judged 1, actions applied 2"
     bypass = redmine.edit(issue_id, 1, values={**DECISION, **SHARE_RECORD, F.SHARED_ON: "2026-11-21", F.DECISION_REASONS: ""},
                           status=StatusKey.SHARED)
     # Redmine 7 sends issue.updated without a journal when its owner may not see the journal.

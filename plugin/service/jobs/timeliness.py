@@ -1,6 +1,14 @@
 """Timeliness sweeps (golden rule 6: shared in a timely fashion, and what is
-shared is confirmed): for now the R-SHARE written-confirmation reminders.
-`infoshare timeliness run`, in the scheduler every `timers_every_minutes`."""
+shared is confirmed): requests past their Response due and not answered,
+requests waiting for approval longer than their urgency allows (R-TIMELINESS),
+and shares not yet confirmed in writing (R-SHARE).
+`infoshare timeliness run`, in the scheduler every `timers_every_minutes`.
+
+Each kind of candidate is found with Redmine's own filters, so a sweep costs
+what is due, not what exists: unanswered requests whose Due date (the day of
+their Response due) is today or earlier, or not yet written; requests in
+Awaiting approval; shares with no confirmation date from before today.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +16,36 @@ import dataclasses
 import datetime as dt
 import logging
 import zoneinfo
+from typing import Any, Iterable
 
 from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FieldKey
 from plugin.policy.model import Milestone
+from plugin.policy.timeliness import UNANSWERED_STATUSES
 from plugin.service.judge import Judge, Source, reached
 
 log = logging.getLogger("infoshare.jobs.timeliness")
 JOB = "timeliness"
 
+# What each reminder counted in the report stands for.
+COUNTED = {
+    Milestone.RESPONSE_OVERDUE: "overdue",
+    Milestone.OVERDUE_REMINDER: "overdue_reminders",
+    Milestone.APPROVAL_WAIT_REMINDER: "approval_waits",
+    Milestone.CONFIRMATION_REMINDER: "confirmation_reminders",
+    Milestone.RED_REQUEST_NOTED: "red_noted",
+}
+
 
 @dataclasses.dataclass
 class TimelinessReport:
+    checked: int = 0  # candidates read: what was due, not what exists
     unconfirmed: int = 0  # shares found waiting for their written confirmation
+    overdue: list[int] = dataclasses.field(default_factory=list)  # first noted overdue in this run
+    overdue_reminders: list[int] = dataclasses.field(default_factory=list)
+    approval_waits: list[int] = dataclasses.field(default_factory=list)
     confirmation_reminders: list[int] = dataclasses.field(default_factory=list)
+    red_noted: list[int] = dataclasses.field(default_factory=list)  # Red requests the worker had not noted yet
     redmine_requests: int = 0
     problems: list[int] = dataclasses.field(default_factory=list)
 
@@ -30,32 +54,49 @@ class Timeliness:
     def __init__(self, judge: Judge):
         self.judge = judge
 
+    def _status_ids(self, *keys: StatusKey) -> str:
+        names = {self.judge.config.names.status(k) for k in keys}
+        return "|".join(str(i) for i, name in self.judge.redmine.names_by_id()["status"].items() if name in names)
+
+    def _candidates(self, today: dt.date) -> Iterable[dict[str, Any]]:
+        """Every issue a reminder may be due on, each once."""
+        redmine, share = self.judge.redmine, self.judge.config.share
+        unanswered = self._status_ids(*UNANSWERED_STATUSES)
+        request = TrackerKey.INFORMATION_REQUEST
+        # Due today or before (the precise moment is the rule's to judge), or
+        # with no Response due written yet (logged while the service was down).
+        yield from redmine.issues_where(request, {}, status_id=unanswered, due_date=f"<={today.isoformat()}")
+        yield from redmine.issues_where(request, {}, status_id=unanswered, due_date="!*")
+        yield from redmine.issues_where(request, {}, status_id=self._status_ids(StatusKey.AWAITING_APPROVAL))
+        if share.written_confirmation_reminders:
+            for ref in redmine.issues_where(
+                request,
+                {FieldKey.CONFIRMED_IN_WRITING_ON: "!*", FieldKey.SHARED_ON: f"<={(today - dt.timedelta(days=1)).isoformat()}"},
+                status_id=self._status_ids(StatusKey.SHARED),
+            ):
+                yield {**ref, "unconfirmed": True}
+
     def run(self, now: dt.datetime) -> TimelinessReport:
-        """Remind the sharer of each share not yet confirmed in writing, once
-        each working day after the share. Found with Redmine's filters
-        (Shared, no confirmation date, shared before today), so the cost
-        follows the unconfirmed shares, not all requests."""
+        """Post what is due now on each candidate: the overdue note or today's
+        reminder, the approval-wait reminder, the written-confirmation
+        reminder. The rules decide; a candidate with nothing due is left alone."""
         judge, report = self.judge, TimelinessReport()
         calls_before = judge.redmine.requests_sent
         today = now.astimezone(zoneinfo.ZoneInfo(judge.config.calendar.timezone)).date()
         with judge.job(JOB) as summary:
-            refs = []
-            if judge.config.share.written_confirmation_reminders:
-                shared = judge.config.names.status(StatusKey.SHARED)
-                shared_id = next(i for i, name in judge.redmine.names_by_id()["status"].items() if name == shared)
-                refs = list(judge.redmine.issues_where(
-                    TrackerKey.INFORMATION_REQUEST,
-                    {FieldKey.CONFIRMED_IN_WRITING_ON: "!*", FieldKey.SHARED_ON: f"<={(today - dt.timedelta(days=1)).isoformat()}"},
-                    status_id=str(shared_id),
-                ))
+            refs: dict[int, dict[str, Any]] = {}
+            for ref in self._candidates(today):
+                refs.setdefault(ref["id"], ref)
+            report.unconfirmed = sum(1 for r in refs.values() if r.get("unconfirmed"))
             known = judge.open_problems(JOB)
-            for ref in judge.each(refs):
+            for ref in judge.each(list(refs.values())):
                 outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: judge.act_on_current(r, now, Source.SCHEDULER), report.problems,
                                           open_problems=known) or []
-                if reached(outcomes, Milestone.CONFIRMATION_REMINDER):
-                    report.confirmation_reminders.append(ref["id"])
-            report.unconfirmed = len(refs)
+                for milestone, name in COUNTED.items():
+                    if reached(outcomes, milestone):
+                        getattr(report, name).append(ref["id"])
+            report.checked = len(refs)
             report.redmine_requests = judge.redmine.requests_sent - calls_before
-            summary.update(unconfirmed=report.unconfirmed, confirmation_reminders=len(report.confirmation_reminders), problems=len(report.problems))
-        log.info("timeliness", extra={"job": JOB, "count": len(report.confirmation_reminders)})
+            summary.update(checked=report.checked, **{name: len(getattr(report, name)) for name in COUNTED.values()}, problems=len(report.problems))
+        log.info("timeliness", extra={"job": JOB, "count": report.checked})
         return report

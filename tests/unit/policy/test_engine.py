@@ -21,7 +21,9 @@ def test_rules_apply_to_information_requests_only():
 def test_evaluate_returns_the_violations_as_a_verdict():
     verdict = engine.evaluate(ctx(shared(decision_reasons="")))
     assert [v.identity for v in verdict.violations] == ["R-DECISION:decision_reasons:missing"]
-    assert not verdict.allowed and verdict.actions == ()
+    assert not verdict.allowed
+    # The only action: writing the request's Response due and Due date (R-TIMELINESS).
+    assert [a.audit() for a in verdict.actions] == [{"fields": ["response_due"]}, {"dates": ["due_date"]}]
     assert engine.evaluate(ctx(shared())).allowed
 
 
