@@ -374,9 +374,80 @@ _INC = TrackerKey.INFORMATION_INCIDENT
 F = FieldFormat
 
 
+# What to record, in a line, shown under the field in Redmine's form (and,
+# where a rule needs it, why). Fields the service writes say so themselves.
+_DESCRIPTIONS = {
+    FieldKey.REQUEST_DIRECTION: 'Incoming: someone asks us. Outgoing: we ask another agency. Proactive disclosure: we share unasked. What is asked next depends on it.',
+    FieldKey.REQUEST_CHANNEL: "How the request reached us. A phone or e-mail request where entitlement is in doubt needs a manager's approval (R-APPROVAL).",
+    FieldKey.REQUESTER_NAME: 'The person asking (or asked, or disclosed to).',
+    FieldKey.REQUESTER_ROLE: 'Their job or role in their agency.',
+    FieldKey.REQUESTER_ORGANISATION: 'The agency they work for.',
+    FieldKey.REQUESTER_EMAIL: "Needed for an e-mail request; its domain is checked against the site's trusted domains (R-APPROVAL).",
+    FieldKey.REQUESTER_PHONE: 'Needed for a phone request, so the caller can be checked by ringing back (R-INTAKE).',
+    FieldKey.IDENTITY_CHECK: 'How you confirmed who they are: ring back on a number you found yourself, not one they gave.',
+    FieldKey.RECIPIENT_ENTITLEMENT: 'Whether they are entitled to the information. In doubt on a phone or e-mail request: a manager approves first.',
+    FieldKey.URGENCY: 'Sets when the request must be answered by (Response due); a Red request is dealt with whatever the hour (R-TIMELINESS).',
+    FieldKey.INFORMATION_REQUESTED: 'Exactly what is asked for, so that only what is needed is shared.',
+    FieldKey.PURPOSE_OF_SHARING: 'Why it is needed: the safeguarding purpose it serves.',
+    FieldKey.DECISION: 'Share, share in part or do not share: every decision, either way, is recorded with its reasons (golden rule 7).',
+    FieldKey.DECISION_REASONS: 'Why you decided as you did, in your own words (golden rule 7).',
+    FieldKey.LAWFUL_BASIS: 'The UK GDPR article 6 basis for the share; public task for most statutory safeguarding work.',
+    FieldKey.SPECIAL_CATEGORY_CONDITION: 'For health and other special category data, the condition that allows it (DPA 2018 schedule 1).',
+    FieldKey.STATUTORY_POWER: 'The law that gives the power or duty to share, for example Children Act 1989 section 47.',
+    FieldKey.CONSENT_STATUS: 'Whether consent was sought and the answer; consent is not needed where another lawful basis applies.',
+    FieldKey.CONSENT_GIVEN_BY: 'Who gave consent: the young person, or a parent or carer.',
+    FieldKey.CONSENT_DATE: 'The day consent was given (R-CONSENT).',
+    FieldKey.CONSENT_LIMITS_EXPLAINED: 'Tick to confirm you explained what would be shared, with whom and why.',
+    FieldKey.CONSENT_NOT_SOUGHT_REASON: 'Why consent was not sought.',
+    FieldKey.PUBLIC_INTEREST_JUSTIFICATION: 'Why sharing without consent is justified: the risk to the child outweighs the duty of confidence.',
+    FieldKey.RISK_LEVEL: 'Your assessment of the risk to the child.',
+    FieldKey.ADVICE_SOUGHT_FROM: 'Whom you asked for advice before deciding, if anyone.',
+    FieldKey.SUBJECT_INFORMED: 'Whether the person it is about was told it would be shared.',
+    FieldKey.NOT_INFORMED_REASON: 'Why they were not told, for example because telling them would put the child at risk.',
+    FieldKey.INFORMATION_SHARED: 'What was actually shared: only what the purpose needs (golden rule 6).',
+    FieldKey.SHARED_WITH: 'The person the information was given to.',
+    FieldKey.SHARED_ON: 'The day the information was shared.',
+    FieldKey.SECURE_METHOD: 'How it was sent; a method that is not secure needs its reason (R-SHARE).',
+    FieldKey.INSECURE_METHOD_REASON: 'Why a method that is not secure was used.',
+    FieldKey.ONWARD_SHARING: 'Whether the recipient will pass it on.',
+    FieldKey.FACT_AND_OPINION_DISTINGUISHED: 'Tick to confirm that what was shared kept fact apart from opinion.',
+    FieldKey.CONFIRMED_IN_WRITING_ON: 'The day the share was confirmed in writing; reminders come until it is (West Yorkshire procedures 3.5).',
+    FieldKey.APPROVAL_DECISION: 'For a manager: Approved or Declined. Nobody who recorded the decision may approve it (R-APPROVAL).',
+    FieldKey.APPROVAL_NOTES: 'For a manager: the reasons, and any conditions.',
+    FieldKey.EMERGENCY_OVERRIDE: 'Only when a child is at immediate risk and no manager can be reached: share now, approval follows.',
+    FieldKey.EMERGENCY_OVERRIDE_REASON: 'Why the share could not wait for a manager.',
+    FieldKey.DISAGREEMENT_RAISED: 'Tick when you and the other agency disagree about the sharing: an Escalation is opened (R-ESCALATION).',
+    FieldKey.DISAGREEMENT_DETAILS: 'What the disagreement is about.',
+    FieldKey.RETENTION_CATEGORY: 'Needed to close: sets how long the record is kept before it is reviewed (R-RETENTION).',
+    FieldKey.ESCALATION_STAGE: "The stage of the escalation procedure; moved on by the service when a stage's time runs out.",
+    FieldKey.DISAGREEMENT_TYPE: 'What kind of disagreement this is.',
+    FieldKey.OTHER_AGENCY: 'The agency you disagree with.',
+    FieldKey.POINTS_OF_DISAGREEMENT: 'The points you disagree on.',
+    FieldKey.IMPACT_ON_CHILD: 'What the disagreement means for the child.',
+    FieldKey.AGREED_ACTIONS: 'Needed to resolve: what was agreed, and by whom.',
+    FieldKey.ESCALATION_OUTCOME: 'Needed to resolve: how the disagreement ended.',
+    FieldKey.URGENT_ESCALATION: 'Urgent escalations start at stage 2 and run on shorter timescales.',
+    FieldKey.REVIEW_OUTCOME: 'Retain, Anonymise or Destroy the request under review (R-RETENTION).',
+    FieldKey.REVIEW_JUSTIFICATION: 'Why: the reason the information is or is not still needed.',
+    FieldKey.NEXT_REVIEW_DATE: 'Needed with Retain: the day of the next review.',
+    FieldKey.INCIDENT_TYPE: 'What kind of incident this is.',
+    FieldKey.INCIDENT_SOURCE: 'Who raised it, or how it came to light.',
+    FieldKey.BECAME_AWARE_AT: "When the organisation first knew (YYYY-MM-DD HH:MM): the ICO's 72 hours count from here.",
+    FieldKey.PERSONAL_DATA_INVOLVED: 'Whether personal data was disclosed or put at risk.',
+    FieldKey.RISK_TO_INDIVIDUALS: 'Needed to investigate: the risk to the people the information is about.',
+    FieldKey.CONTAINMENT_ACTIONS: 'What was done to limit the harm (information recalled, recipient asked to delete it).',
+    FieldKey.ICO_REPORT_DECISION: 'Needed to close: whether the incident must be reported to the ICO (UK GDPR article 33).',
+    FieldKey.ICO_DECISION_REASON: 'Needed when not reportable: why not.',
+    FieldKey.ICO_REPORTED_AT: 'When it was reported to the ICO (YYYY-MM-DD HH:MM).',
+    FieldKey.SUBJECTS_INFORMED_OF_INCIDENT: 'Whether the people concerned were told.',
+    FieldKey.INCIDENT_OUTCOME: 'Needed to close: the outcome of the investigation.',
+    FieldKey.LESSONS_LEARNED: 'Needed to close: what will change as a result.',
+}
+
+
 def _d(key, fmt, tracker=_IR, values=None, multiple=False, filter=False, description=""):
     trackers = tracker if isinstance(tracker, tuple) else (tracker,)
-    return FieldDef(key, fmt, trackers, values, multiple, filter, description)
+    return FieldDef(key, fmt, trackers, values, multiple, filter, description or _DESCRIPTIONS.get(key, ""))
 
 
 FIELDS: dict[FieldKey, FieldDef] = {
@@ -466,8 +537,36 @@ FIELDS: dict[FieldKey, FieldDef] = {
 assert set(FIELDS) == set(FieldKey), "every field key has a definition"
 
 
+
 def fields_of(tracker: TrackerKey) -> tuple[FieldDef, ...]:
     return tuple(d for d in FIELDS.values() if tracker in d.trackers)
+
+
+# An information request's fields in the order of the Buckinghamshire code's
+# decision questions (appendix 1), after the intake (who asks, how, what, why
+# and how soon): 1 the purpose and its legal footing, 4 consent, 5 the public
+# interest (with the risk it rests on and the advice sought), 7 the decision
+# and its reasons (the answer to the questions before), 6 what was shared and
+# how (recorded once it is done); then the approval, an override, a
+# disagreement and the record's keeping. Other trackers' fields follow in
+# the order they are defined.
+_K = FieldKey
+FORM_ORDER = (
+    _K.REQUEST_DIRECTION, _K.REQUEST_CHANNEL, _K.REQUESTER_NAME, _K.REQUESTER_ROLE, _K.REQUESTER_ORGANISATION, _K.REQUESTER_EMAIL,
+    _K.REQUESTER_PHONE, _K.IDENTITY_CHECK, _K.RECIPIENT_ENTITLEMENT, _K.URGENCY, _K.RESPONSE_DUE, _K.CASE_REFERENCE,
+    _K.INFORMATION_REQUESTED, _K.PURPOSE_OF_SHARING,
+    _K.STATUTORY_POWER, _K.LAWFUL_BASIS, _K.SPECIAL_CATEGORY_CONDITION,
+    _K.CONSENT_STATUS, _K.CONSENT_GIVEN_BY, _K.CONSENT_DATE, _K.CONSENT_TIME, _K.CONSENT_LIMITS_EXPLAINED, _K.CONSENT_NOT_SOUGHT_REASON,
+    _K.RISK_LEVEL, _K.ADVICE_SOUGHT_FROM, _K.PUBLIC_INTEREST_JUSTIFICATION,
+    _K.DECISION, _K.SUBJECT_INFORMED, _K.DECISION_REASONS, _K.INFORMATION_WITHHELD, _K.NOT_INFORMED_REASON,
+    _K.SHARED_WITH, _K.SHARED_ON, _K.SHARED_AT, _K.SECURE_METHOD, _K.ONWARD_SHARING, _K.FACT_AND_OPINION_DISTINGUISHED,
+    _K.CONFIRMED_IN_WRITING_ON, _K.SHARED_BY, _K.INFORMATION_SHARED, _K.INSECURE_METHOD_REASON,
+    _K.APPROVAL_REQUIRED, _K.APPROVAL_REASON, _K.APPROVAL_DECISION, _K.APPROVED_BY, _K.APPROVAL_NOTES,
+    _K.EMERGENCY_OVERRIDE, _K.EMERGENCY_OVERRIDE_REASON,
+    _K.DISAGREEMENT_RAISED, _K.DISAGREEMENT_DETAILS,
+    _K.RETENTION_CATEGORY, _K.RETENTION_REVIEW_DATE, _K.LEGAL_HOLD, _K.LEGAL_HOLD_REASON,
+)
+assert set(FORM_ORDER) == {d.key for d in fields_of(TrackerKey.INFORMATION_REQUEST)}, "every request field has its place in the form"
 
 
 # --- Reading values as Redmine stores them --------------------------------

@@ -33,6 +33,21 @@ INTAKE_BY_DIRECTION = {
     RequestDirection.PROACTIVE: (FieldKey.SHARED_WITH, FieldKey.RECIPIENT_ENTITLEMENT),
 }
 
+# What a request's form asks for while it is Received (DOMAIN.md, "Working in
+# Redmine": a practitioner taking a call sees only what the call needs): the
+# intake of every direction, and where the child's own record is. Every
+# other field appears from Assessing (Redmine leaves read-only fields out of
+# the form, and brings up the new status's fields when the status changes,
+# so entering Shared from Received or Assessing in one save still works).
+INTAKE_FORM_FIELDS = tuple(dict.fromkeys((
+    *INTAKE_REQUIRED,
+    *(f for fields in INTAKE_BY_DIRECTION.values() for f in fields),
+    FieldKey.REQUESTER_ROLE,
+    FieldKey.REQUESTER_EMAIL,
+    FieldKey.REQUESTER_PHONE,
+    FieldKey.CASE_REFERENCE,
+)))
+
 # R-DECISION: the decision and its reasons, whether or not information is shared.
 DECISION_STATUSES = (StatusKey.AWAITING_APPROVAL, StatusKey.APPROVED, StatusKey.SHARED, StatusKey.NOT_SHARED)
 DECISION_REQUIRED = (
@@ -93,8 +108,9 @@ INCIDENT_SERVICE_OWNED_FIELDS = (FieldKey.ICO_DEADLINE,)
 # R-INCIDENT: an incident's are the day of becoming aware and of the ICO deadline.
 SERVICE_DATE_ATTRIBUTES = ("start_date", "due_date")
 SERVICE_DATED_TRACKERS = (TrackerKey.ESCALATION, TrackerKey.INFORMATION_INCIDENT)
-# R-TIMELINESS: a request's due date is the day of its Response due.
-REQUEST_SERVICE_DATE_ATTRIBUTES = ("due_date",)
+# R-TIMELINESS: a request's start date is the day it was logged, its due
+# date the day of its Response due.
+REQUEST_SERVICE_DATE_ATTRIBUTES = ("start_date", "due_date")
 
 # R-RETENTION (v2): a legal hold is governance's. Everyone else sees these
 # read-only; a governance lead sees only these editable on a request, with

@@ -114,12 +114,17 @@ def _stamp(ctx: Context, moment: dt.datetime) -> str:
 
 
 def _keep_response_due(ctx: Context, due: dt.datetime) -> list:
+    """Response due, and Redmine's own dates: the start date is the day the
+    request was logged and the due date the day it must be answered by. Both
+    dates are the service's: a start date typed after the due date would
+    make Redmine refuse every save of the service, its notes included."""
     state, text = ctx.proposed, format_datetime(due, ctx.config.calendar.timezone)
     actions: list = []
     if state.value(F.RESPONSE_DUE) != text:
         actions.append(SetFields(((F.RESPONSE_DUE, text),)))
-    if state.due_date != ctx.local_date(due):
-        actions.append(SetDates(due_date=ctx.local_date(due)))
+    start, end = ctx.local_date(state.created_on), ctx.local_date(due)
+    if (state.start_date, state.due_date) != (start, end):
+        actions.append(SetDates(start_date=start, due_date=end))
     return actions
 
 

@@ -17,6 +17,7 @@ from plugin.policy.requirements import (
     APPROVER_ONLY_FIELDS,
     GOVERNANCE_ONLY_FIELDS,
     GOVERNANCE_READONLY_ATTRIBUTES,
+    INTAKE_FORM_FIELDS,
     INCIDENT_SERVICE_OWNED_FIELDS,
     SERVICE_DATE_ATTRIBUTES,
     SERVICE_DATED_TRACKERS,
@@ -26,7 +27,7 @@ from plugin.policy.requirements import (
 )
 from plugin.domain.configuration import Config
 from plugin.domain.names import CLOSED_STATUSES, HUMAN_ROLES, TRACKER_STATUSES, GroupKey, RoleKey, StatusKey, TrackerKey
-from plugin.domain.record import FIELDS, RENAMED_VALUES, ConfiguredValues, FieldDef, FieldKey
+from plugin.domain.record import FIELDS, FORM_ORDER, RENAMED_VALUES, ConfiguredValues, FieldDef, FieldKey, FieldFormat, fields_of
 
 SPEC_VERSION = 1
 S = StatusKey
@@ -72,6 +73,8 @@ class CustomFieldSpec:
     is_filter: bool
     trackers: tuple[str, ...]
     description: str
+    # Long texts across the whole form, under the two columns of short fields.
+    full_width: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,6 +308,8 @@ def _field_rules(config: Config) -> tuple[FieldRuleSpec, ...]:
                         readonly += GOVERNANCE_ONLY_FIELDS
                     elif _hold_only(role, approver):
                         readonly = [d.key for d in FIELDS.values() if tracker in d.trackers and d.key not in GOVERNANCE_ONLY_FIELDS]
+                    if status is S.RECEIVED:
+                        readonly += [d.key for d in fields_of(tracker) if d.key not in INTAKE_FORM_FIELDS and d.key not in readonly]
                 if tracker is TrackerKey.INFORMATION_INCIDENT:
                     readonly += INCIDENT_SERVICE_OWNED_FIELDS
                 required = [f for f in required_in_status(tracker, status) if f not in readonly]
@@ -341,8 +346,10 @@ def _custom_fields(config: Config) -> tuple[CustomFieldSpec, ...]:
             is_filter=d.filter,
             trackers=tuple(config.names.tracker(t) for t in d.trackers),
             description=d.description,
+            full_width=d.format is FieldFormat.TEXT,
         )
-        for d in FIELDS.values()
+        # In the order the form shows them: provisioning keeps Redmine's positions so.
+        for d in sorted(FIELDS.values(), key=lambda d: FORM_ORDER.index(d.key) if d.key in FORM_ORDER else len(FORM_ORDER))
     )
 
 

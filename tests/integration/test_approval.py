@@ -158,7 +158,10 @@ def test_an_administrator_who_is_not_an_approver_cannot_approve(live, rest):
     assert rest.field_value(rest.issue(issue_id), F.APPROVAL_DECISION) == "Approved"
     live.cli("reconcile")
     breaches = [b for b in live.store().breaches.all() if b["issue_id"] == issue_id]
-    assert [(b["rule"], b["field"], b["code"], b["detected_by"]) for b in breaches] == [("R-APPROVAL", "approval_decision", "not_approver", "reconciler")]
+    assert [(b["rule"], b["field"], b["code"]) for b in breaches] == [("R-APPROVAL", "approval_decision", "not_approver")]
+    # Found once: by the reconciler, or by the worker when the shim's sender
+    # had not yet given the save's event up as the service came back.
+    assert breaches[0]["detected_by"] in ("reconciler", "event")
     issue = rest.issue(issue_id)
     assert rest.field_value(issue, F.APPROVED_BY) in ("", None)  # it does not count
     assert issue["status"]["name"] == "Awaiting approval"

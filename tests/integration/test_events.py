@@ -57,7 +57,8 @@ def test_rest_create_and_update_arrive_as_verified_events(live, rest):
 def test_worker_judges_each_event_and_records_it_as_processed(live, rest):
     issue_id = rest.create_issue("practitioner2", intake_values(), subject="Worker check")
     rows = live.wait_processed(issue_id)
-    assert [(r["status"], r["outcome"]) for r in rows] == [("processed", "judged 1, actions applied 0")]
+    # The creation: judged, and its Response due and dates written (R-TIMELINESS).
+    assert (rows[0]["event_type"], rows[0]["status"], rows[0]["outcome"]) == ("issue.created", "processed", "judged 1, actions applied 2")
     counts = live.cli("inbox").stdout
     assert "processed" in counts
 
@@ -70,7 +71,7 @@ def test_ticket_created_in_the_web_form_arrives_as_event(live, rest):
     response = web.create_issue("mash", rest.tracker_ids[TrackerKey.INFORMATION_REQUEST], "Form request", values)
     issue_id = WebSession.issue_id_from_redirect(response)
 
-    (row,) = live.wait_for_deliveries(issue_id, 1)
+    row = live.wait_for_deliveries(issue_id, 1)[0]  # then the service's own save of the Response due
     event = _event(live, row)
     assert event.type.value == "issue.created"
     assert event.actor_login == "practitioner1"

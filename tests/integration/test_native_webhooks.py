@@ -44,7 +44,7 @@ def test_each_kind_of_redmine7_delivery_gets_the_right_save_judged(live, rest):
         issue_id = rest.create_issue("practitioner1", intake_values(), subject="Native delivery")
         created = rest.issue(issue_id)
         assert send(live, redmine7.created(created)).status_code == 202
-        assert processed(live, issue_id) == ["judged 1, actions applied 0"]
+        assert processed(live, issue_id) == ["judged 1, actions applied 2"]  # its Response due and dates (R-TIMELINESS)
 
         # issue.updated with its journal: an administrator's save past Redmine's required fields.
         rest.update_issue(None, issue_id, shared_without_reasons(), status=S.SHARED)

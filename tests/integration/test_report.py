@@ -168,5 +168,5 @@ def test_the_report_matches_independent_counts_and_shows_its_charts(live, rest, 
         page.screenshot(path=str(artifacts / "report.png"), full_page=True)
         title = page.title()
         browser.close()
-    assert len(widths) == 15 and all(w > 0 for w in widths)
+    assert len(widths) == 16 and all(w > 0 for w in widths)
     assert title.startswith("InfoShare governance report")

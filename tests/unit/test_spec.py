@@ -91,7 +91,7 @@ def test_the_approver_role_is_configurable():
     s = spec(approval={"approver_role": "information_governance_lead"})
     assert ("Awaiting approval", "Approved") in _moves(s, "Information governance lead")
     assert ("Awaiting approval", "Approved") not in _moves(s, "MASH manager")
-    decision_rules = {(r.role, r.rule) for r in s.field_rules if r.field == "Approval decision"}
+    decision_rules = {(r.role, r.rule) for r in s.field_rules if r.field == "Approval decision" and r.status != "Received"}
     assert ("Information governance lead", "readonly") not in decision_rules
     assert ("MASH manager", "readonly") in decision_rules
 
@@ -166,3 +166,44 @@ def test_spec_serialises_to_json_for_the_rake_task():
     assert "Decision" in data["shim"]["history_fields"] and "Approval decision" in data["shim"]["history_fields"]
     assert "Decision reasons" not in data["shim"]["history_fields"]
     assert data["bot"]["login"] == "infoshare-bot" and data["bot"]["role"] == "InfoShare service"
+
+
+def test_every_infoshare_field_says_what_to_record():
+    """Redmine shows a field's description under it in the form (issue 20)."""
+    from plugin.domain.record import FIELDS
+
+    for definition in FIELDS.values():
+        assert 20 <= len(definition.description) <= 160, f"{definition.key.value}: {definition.description!r}"
+
+
+def _editable(s, role: str, status: str, tracker: str = "Information request") -> list[str]:
+    """The request fields Redmine's form shows `role` in `status`, in form order."""
+    readonly = {r.field for r in s.field_rules if (r.tracker, r.role, r.status, r.rule) == (tracker, role, status, "readonly")}
+    return [f.name for f in s.custom_fields if tracker in f.trackers and f.name not in readonly]
+
+
+def test_a_new_request_shows_only_what_the_call_needs_in_the_order_of_the_questions():
+    s = spec()
+    received = _editable(s, "MASH practitioner", "Received")
+    assert received == [
+        "Request direction", "Request channel", "Requester name", "Requester role", "Requester organisation", "Requester email",
+        "Requester phone", "Identity check", "Recipient entitlement", "Urgency", "Case reference", "Information requested",
+        "Purpose of sharing", "Shared with",
+    ]
+    assert len(received) <= 16
+    assessing = _editable(s, "MASH practitioner", "Assessing")
+    assert {"Decision", "Decision reasons", "Consent status", "Information shared", "Emergency override", "Retention category"} <= set(assessing)
+    assert not {"Approval decision", "Legal hold", "Response due", "Shared by", "Approved by"} & set(assessing)
+    assert "Approval decision" in _editable(s, "MASH manager", "Awaiting approval")
+    assert "Approval decision" not in _editable(s, "MASH manager", "Received")
+    assert _editable(s, "Information governance lead", "Shared") == ["Legal hold", "Legal hold reason"]
+    order = [f.name for f in s.custom_fields]
+    assert order.index("Lawful basis") < order.index("Consent status") < order.index("Public interest justification") < order.index("Decision")
+    assert order.index("Decision") < order.index("Information shared") < order.index("Approval decision") < order.index("Retention category")
+
+
+def test_long_texts_take_the_whole_width_of_the_form():
+    s = spec()
+    wide = {f.name for f in s.custom_fields if f.full_width}
+    assert {"Information requested", "Decision reasons", "Points of disagreement"} <= wide
+    assert not {"Requester name", "Decision", "Shared on"} & wide

@@ -22,8 +22,8 @@ def test_evaluate_returns_the_violations_as_a_verdict():
     verdict = engine.evaluate(ctx(shared(decision_reasons="")))
     assert [v.identity for v in verdict.violations] == ["R-DECISION:decision_reasons:missing"]
     assert not verdict.allowed
-    # The only action: writing the request's Response due and Due date (R-TIMELINESS).
-    assert [a.audit() for a in verdict.actions] == [{"fields": ["response_due"]}, {"dates": ["due_date"]}]
+    # The only action: writing the request's Response due and its dates (R-TIMELINESS).
+    assert [a.audit() for a in verdict.actions] == [{"fields": ["response_due"]}, {"dates": ["start_date", "due_date"]}]
     assert engine.evaluate(ctx(shared())).allowed
 
 

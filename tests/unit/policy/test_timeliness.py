@@ -66,17 +66,20 @@ def test_no_urgency_or_no_logging_time_gives_no_response_due_and_nothing_to_do()
     assert timeliness.derive(ctx(request(urgency=""))) == []
 
 
-def test_the_service_writes_response_due_and_the_due_date_and_rewrites_them_when_the_urgency_changes():
+def test_the_service_writes_response_due_and_the_dates_and_rewrites_them_when_the_urgency_changes():
+    tuesday, friday = dt.date(2026, 12, 1), dt.date(2026, 12, 4)
     actions = timeliness.derive(ctx(request(urgency="Green")))
     assert SetFields(((F.RESPONSE_DUE, "2026-12-04 10:00"),)) in actions
-    assert SetDates(due_date=dt.date(2026, 12, 4)) in actions
-    written = dataclasses.replace(request(urgency="Green", response_due="2026-12-04 10:00"), due_date=dt.date(2026, 12, 4))
+    assert SetDates(start_date=tuesday, due_date=friday) in actions
+    written = dataclasses.replace(request(urgency="Green", response_due="2026-12-04 10:00"), start_date=tuesday, due_date=friday)
     assert timeliness.derive(ctx(written)) == []
     raised = dataclasses.replace(written, fields={**written.fields, F.URGENCY: "Amber"})
-    assert timeliness.derive(ctx(raised)) == [SetFields(((F.RESPONSE_DUE, "2026-12-02 10:00"),)), SetDates(due_date=dt.date(2026, 12, 2))]
-    # A due date a person typed is put back.
+    assert timeliness.derive(ctx(raised)) == [SetFields(((F.RESPONSE_DUE, "2026-12-02 10:00"),)), SetDates(start_date=tuesday, due_date=dt.date(2026, 12, 2))]
+    # Dates a person (an administrator: they are read-only for everyone else) typed are put back.
     typed = dataclasses.replace(written, due_date=dt.date(2027, 1, 1))
-    assert timeliness.derive(ctx(typed)) == [SetDates(due_date=dt.date(2026, 12, 4))]
+    assert timeliness.derive(ctx(typed)) == [SetDates(start_date=tuesday, due_date=friday)]
+    late_start = dataclasses.replace(written, start_date=dt.date(2027, 1, 1))
+    assert timeliness.derive(ctx(late_start)) == [SetDates(start_date=tuesday, due_date=friday)]
 
 
 # --- Answered -------------------------------------------------------------------------

@@ -179,10 +179,27 @@ module RedmineInfoshare
         record.visible = true
         record.searchable = false
         record.description = f['description'] if record.new_record? || record.description.blank?
+        if f['field_format'] == 'text'
+          width = f['full_width'] ? '1' : '0'
+          record.full_width_layout = width unless record.full_width_layout == width
+        end
         wanted = f['trackers'].map {|name| tracker(name).id}
         record.tracker_ids = (record.tracker_ids | wanted) unless (wanted - record.tracker_ids).empty?
         save_if_changed(record, "custom field #{f['name']}")
       end
+      apply_field_order
+    end
+
+    # The form lists custom fields by position: InfoShare's go after the
+    # site's own, in the spec's order, and are moved only when out of it.
+    def apply_field_order
+      ordered = IssueCustomField.where(name: @spec['custom_fields'].map {|f| f['name']}).index_by(&:name)
+                                .values_at(*@spec['custom_fields'].map {|f| f['name']}).compact
+      return if ordered.sort_by {|f| [f.position.to_i, f.id]} == ordered
+
+      base = IssueCustomField.where.not(id: ordered.map(&:id)).maximum(:position).to_i
+      ordered.each_with_index {|f, i| f.update_column(:position, base + i + 1) }
+      change('ordered the InfoShare custom fields as the form asks them')
     end
 
     def managed_pairs
