@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run stop status test test-unit test-integration test-e2e lint coverage bench bench-quick bootstrap system-deps venv spec doctor clean
+.PHONY: run stop status test test-unit test-integration test-e2e guide-images lint coverage bench bench-quick bootstrap system-deps venv spec doctor clean
 
 run: bootstrap
 	$(BIN)/python -m devstack up
@@ -32,6 +32,10 @@ test-integration: bootstrap
 
 test-e2e: bootstrap
 	$(BIN)/pytest tests/e2e
+
+# The role guides show the browser tests' screenshots: refresh them after a change to a page.
+guide-images: test-e2e
+	cp $(addprefix var/artifacts/e2e/,$(notdir $(wildcard docs/guide/images/*.png))) docs/guide/images/
 
 lint: venv
 	$(BIN)/ruff check plugin webhooks schemas tests benchmarks devstack

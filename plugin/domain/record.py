@@ -405,7 +405,7 @@ _DESCRIPTIONS = {
     FieldKey.SUBJECT_INFORMED: 'Whether the person it is about was told it would be shared.',
     FieldKey.NOT_INFORMED_REASON: 'Why they were not told, for example because telling them would put the child at risk.',
     FieldKey.INFORMATION_SHARED: 'What was actually shared: only what the purpose needs (golden rule 6).',
-    FieldKey.SHARED_WITH: 'The person the information was given to.',
+    FieldKey.SHARED_WITH: 'Who the information is given to (for a disclosure we make unasked, from the start).',
     FieldKey.SHARED_ON: 'The day the information was shared.',
     FieldKey.SECURE_METHOD: 'How it was sent; a method that is not secure needs its reason (R-SHARE).',
     FieldKey.INSECURE_METHOD_REASON: 'Why a method that is not secure was used.',

@@ -361,10 +361,10 @@ def _queries(config: Config) -> tuple[QuerySpec, ...]:
     n, f = config.names, config.names.field
     request, escalation = n.tracker(TrackerKey.INFORMATION_REQUEST), n.tracker(TrackerKey.ESCALATION)
     open_ = QueryFilterSpec("status_id", "o")
-    request_columns = ("id", "status", "subject", f(FieldKey.URGENCY), "assigned_to", "due_date", "updated_on")
+    request_columns = ("id", "status", "subject", f(FieldKey.URGENCY), f(FieldKey.RESPONSE_DUE), "assigned_to", "updated_on")
     return (
         QuerySpec("Awaiting approval", request, (QueryFilterSpec("status_id", "=", (n.status(S.AWAITING_APPROVAL),)),),
-                  ("id", "subject", f(FieldKey.URGENCY), f(FieldKey.APPROVAL_REASON), "assigned_to", "due_date", "updated_on"), ("id", "asc")),
+                  ("id", "subject", f(FieldKey.URGENCY), f(FieldKey.RESPONSE_DUE), f(FieldKey.APPROVAL_REASON), "assigned_to", "updated_on"), ("id", "asc")),
         QuerySpec("My open requests", request, (open_, QueryFilterSpec("assigned_to_id", "=", ("me",))), request_columns),
         QuerySpec("Overdue requests", request, (open_, QueryFilterSpec("due_date", "<t-", ("1",))), request_columns, ("due_date", "asc")),
         QuerySpec("Open escalations", escalation, (open_,),

@@ -158,6 +158,8 @@ def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
 
 def test_no_approval_before_a_decision_nor_of_a_decision_one_once_made(live, rest):
     issue_id = in_doubt_phone_request(rest, login="practitioner2")
+    # Assessing, where the approval fields first appear (in Received they are not on the form, and Redmine ignores them).
+    rest.update_issue("practitioner2", issue_id, {}, status=S.ASSESSING)
     live.settle()
     message = refused(lambda: rest.update_issue("manager1", issue_id, {F.APPROVAL_DECISION: "Approved"}))
     assert "Approval decision: there is no share decision to approve yet; approve once the decision is recorded (R-APPROVAL)." in message

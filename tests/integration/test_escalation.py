@@ -46,7 +46,8 @@ def test_a_disagreement_goes_through_every_stage_and_is_resolved(live, rest):
     calendar = WorkingCalendar(live.config().calendar)
     today = dt.datetime.now(LONDON).date()
     request_id = rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone=""), subject="Disagreement test")
-    rest.update_issue("practitioner1", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "The police want the whole file"})
+    rest.update_issue("practitioner1", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "The police want the whole file"},
+                      status=StatusKey.ASSESSING)
 
     (esc,) = wait_until(lambda: started_escalations(rest, request_id), what="an escalation linked to the request")
     esc_id = esc["id"]
@@ -117,7 +118,7 @@ def test_a_stage_moved_by_hand_gets_its_owner_and_a_new_due_date(live, rest):
     calendar = WorkingCalendar(live.config().calendar)
     today = dt.datetime.now(LONDON).date()
     request_id = rest.create_issue("practitioner2", intake_values(request_channel="Letter", requester_phone=""), subject="By hand")
-    rest.update_issue("practitioner2", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"})
+    rest.update_issue("practitioner2", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"}, status=StatusKey.ASSESSING)
     (esc,) = wait_until(lambda: started_escalations(rest, request_id), what="an escalation")
     live.settle()
     rest.update_issue("manager1", esc["id"], {F.ESCALATION_STAGE: "Stage 3: Senior manager"})
@@ -132,7 +133,7 @@ def test_the_daily_run_reports_a_stage_set_by_hand_as_set_by_hand(live, rest):
     calendar = WorkingCalendar(live.config().calendar)
     today = dt.datetime.now(LONDON).date()
     request_id = rest.create_issue("practitioner2", intake_values(request_channel="Letter", requester_phone=""), subject="Counted by hand")
-    rest.update_issue("practitioner2", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"})
+    rest.update_issue("practitioner2", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"}, status=StatusKey.ASSESSING)
     (esc,) = wait_until(lambda: started_escalations(rest, request_id), what="an escalation")
     live.settle()
     with live.paused_scheduler():  # the job, not the worker, finds the change

@@ -54,7 +54,7 @@ def make_issues(live, rest) -> list[int]:
         routed = rest.create_issue("practitioner2", intake_values(recipient_entitlement="In doubt"), subject=f"Fault approval {n}")
         rest.update_issue("practitioner2", routed, decision_values(), status=S.ASSESSING)
         disagreement = rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone=""), subject=f"Fault escalation {n}")
-        rest.update_issue("practitioner1", disagreement, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"})
+        rest.update_issue("practitioner1", disagreement, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Disputed"}, status=S.ASSESSING)
         made += [breach, routed, disagreement]
     return made
 

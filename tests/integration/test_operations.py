@@ -74,7 +74,7 @@ def test_the_gate_payload_built_from_memory_equals_a_fresh_load(live, rest):
     rest.update_issue("practitioner2", routed, {F.STATUTORY_POWER: ["Children Act 1989 s47", "Children Act 2004 s11"]})
     rest.update_issue("practitioner2", routed, share_values(iso_today()), status=StatusKey.SHARED)
     disputed = rest.create_issue("practitioner1", intake_values(request_channel="Letter", requester_phone=""), subject="Payload dispute")
-    rest.update_issue("practitioner1", disputed, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Threshold"})
+    rest.update_issue("practitioner1", disputed, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: "Threshold"}, status=StatusKey.ASSESSING)
     live.settle()
 
     report = json.loads(live.instance.runner(CHECK_SCRIPT).strip().splitlines()[-1])

@@ -79,7 +79,7 @@ def test_no_marker_in_logs_metrics_audit_or_errors(live, rest, redmine_web):
                       F.SHARED_ON: today.isoformat(), F.SECURE_METHOD: "Secure email", F.FACT_AND_OPINION_DISTINGUISHED: "1", F.RETENTION_CATEGORY: "Early help"}
             rest.update_issue(None, issue_id, values, status=S.SHARED)
         elif n % 4 == 2:  # a disagreement: an escalation
-            rest.update_issue("practitioner1", issue_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: mark(f"disagree{n}")})
+            rest.update_issue("practitioner1", issue_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: mark(f"disagree{n}")}, status=S.ASSESSING)
         else:  # closed, reviewed, anonymised
             closing = {**personal_decision(n, decision="Do not share", public_interest_justification=""), F.RETENTION_CATEGORY: "No further action"}
             rest.update_issue("practitioner1", issue_id, closing, status=S.NOT_SHARED)

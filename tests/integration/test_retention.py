@@ -169,7 +169,10 @@ def test_destroy_deletes_the_request_and_its_escalations_after_one_disposal_reco
 def raise_a_disagreement(live, rest, request_id: int, details: str) -> int:
     """A practitioner raises a disagreement on the request; the service opens
     the escalation and copies the details into it. Returns the escalation."""
-    rest.update_issue("practitioner1", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: details})
+    # The disagreement fields appear from Assessing: a request still Received moves there in the same save.
+    received = rest.issue(request_id)["status"]["name"] == S.RECEIVED.default_name
+    rest.update_issue("practitioner1", request_id, {F.DISAGREEMENT_RAISED: "1", F.DISAGREEMENT_DETAILS: details},
+                      **({"status": S.ASSESSING} if received else {}))
 
     def escalation():
         relations = rest.get_json(f"/issues/{request_id}.json", include="relations")["issue"].get("relations", [])

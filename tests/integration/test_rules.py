@@ -71,12 +71,13 @@ def test_r_consent_given_needs_who_and_when(rest):
     assert "Consent time: consent is recorded as given: record the time it was given (HH:MM) (R-CONSENT)." in message
     future = refused(
         lambda: rest.update_issue(
-            "practitioner1", issue_id, {F.CONSENT_STATUS: "Given", F.CONSENT_GIVEN_BY: "Adult subject", F.CONSENT_DATE: today(2)}
+            "practitioner1", issue_id, {F.CONSENT_STATUS: "Given", F.CONSENT_GIVEN_BY: "Adult subject", F.CONSENT_DATE: today(2)},
+            status=StatusKey.ASSESSING,
         )
     )
     assert "Consent date: the date is in the future: record the date consent was actually given (R-CONSENT)." in future
     rest.update_issue("practitioner1", issue_id, {F.CONSENT_STATUS: "Given", F.CONSENT_GIVEN_BY: "Adult subject", F.CONSENT_DATE: today(),
-                                                  F.CONSENT_TIME: "00:01"})
+                                                  F.CONSENT_TIME: "00:01"}, status=StatusKey.ASSESSING)
     assert rest.field_value(rest.issue(issue_id), F.CONSENT_STATUS) == "Given"
 
 
@@ -91,9 +92,9 @@ def test_r_outcome_not_shared_needs_a_refusal(rest):
 
 def test_r_outcome_never_share_with_a_recipient_who_is_not_entitled(rest):
     issue_id = new_request(rest, recipient_entitlement="Not entitled", request_channel="Letter")
-    message = refused(lambda: rest.update_issue("practitioner1", issue_id, decision_values(decision="Share in part")))
+    message = refused(lambda: rest.update_issue("practitioner1", issue_id, decision_values(decision="Share in part"), status=StatusKey.ASSESSING))
     assert "Recipient entitlement: the recipient is recorded as not entitled to this information" in message
-    rest.update_issue("practitioner1", issue_id, decision_values(decision="Do not share", public_interest_justification=""))
+    rest.update_issue("practitioner1", issue_id, decision_values(decision="Do not share", public_interest_justification=""), status=StatusKey.ASSESSING)
 
 
 def test_r_share_needs_the_share_record(rest):

@@ -261,7 +261,8 @@ class FakeRedmine(RedminePort):
             if due and not self._matches(issue.get("due_date"), due):
                 continue
             if all(self._matches(self.value(issue["id"], key), wanted) for key, wanted in field_filters.items()):
-                yield {"id": issue["id"], "updated_on": issue["updated_on"]}
+                # As Redmine lists them: the issue's own fields, no journals.
+                yield copy.deepcopy({k: v for k, v in issue.items() if k not in ("journals", "watchers", "relations", "attachments")})
 
     @staticmethod
     def _matches(value: Any, wanted: str) -> bool:

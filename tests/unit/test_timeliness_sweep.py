@@ -79,3 +79,11 @@ def test_a_request_waiting_for_approval_too_long_is_reminded(redmine, store):
     report = services(redmine, store, monday).timeliness.run(monday)
     assert report.approval_waits == [waiting] and report.overdue == []  # answered: it reached Awaiting approval
     assert services(redmine, store, monday).timeliness.run(monday).approval_waits == []
+
+
+def test_a_request_due_later_today_is_not_read_until_it_is_due(redmine, store):
+    logged(redmine, store)  # due Monday 17:00
+    monday_morning = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+    redmine.reads = 0
+    report = services(redmine, store, monday_morning).timeliness.run(monday_morning)
+    assert report.checked == 0 and redmine.reads == 4  # the four lists only

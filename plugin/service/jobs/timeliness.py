@@ -19,7 +19,8 @@ import zoneinfo
 from typing import Any, Iterable
 
 from plugin.domain.names import StatusKey, TrackerKey
-from plugin.domain.record import FieldKey
+from plugin.domain.record import FieldKey, issue_state
+from plugin.policy.incident import parse_datetime
 from plugin.policy.model import Milestone
 from plugin.policy.timeliness import UNANSWERED_STATUSES
 from plugin.service.judge import Judge, Source, reached
@@ -58,14 +59,23 @@ class Timeliness:
         names = {self.judge.config.names.status(k) for k in keys}
         return "|".join(str(i) for i, name in self.judge.redmine.names_by_id()["status"].items() if name in names)
 
-    def _candidates(self, today: dt.date) -> Iterable[dict[str, Any]]:
+    def _due_later(self, ref: dict[str, Any], now: dt.datetime) -> bool:
+        config = self.judge.config
+        due = parse_datetime(issue_state(ref, **config.names.key_maps()).value(FieldKey.RESPONSE_DUE), config.calendar.timezone)
+        return due is not None and due > now
+
+    def _candidates(self, today: dt.date, now: dt.datetime) -> Iterable[dict[str, Any]]:
         """Every issue a reminder may be due on, each once."""
         redmine, share = self.judge.redmine, self.judge.config.share
         unanswered = self._status_ids(*UNANSWERED_STATUSES)
         request = TrackerKey.INFORMATION_REQUEST
-        # Due today or before (the precise moment is the rule's to judge), or
-        # with no Response due written yet (logged while the service was down).
-        yield from redmine.issues_where(request, {}, status_id=unanswered, due_date=f"<={today.isoformat()}")
+        # Due today or before, or with no Response due written yet (logged
+        # while the service was down). The list carries each one's Response
+        # due: one due later today is left until it is (read, it would be
+        # read at every sweep of the day for nothing).
+        for ref in redmine.issues_where(request, {}, status_id=unanswered, due_date=f"<={today.isoformat()}"):
+            if not self._due_later(ref, now):
+                yield ref
         yield from redmine.issues_where(request, {}, status_id=unanswered, due_date="!*")
         yield from redmine.issues_where(request, {}, status_id=self._status_ids(StatusKey.AWAITING_APPROVAL))
         if share.written_confirmation_reminders:
@@ -85,7 +95,7 @@ class Timeliness:
         today = now.astimezone(zoneinfo.ZoneInfo(judge.config.calendar.timezone)).date()
         with judge.job(JOB) as summary:
             refs: dict[int, dict[str, Any]] = {}
-            for ref in self._candidates(today):
+            for ref in self._candidates(today, now):
                 refs.setdefault(ref["id"], ref)
             report.unconfirmed = sum(1 for r in refs.values() if r.get("unconfirmed"))
             known = judge.open_problems(JOB)
