@@ -58,7 +58,7 @@ STORED = Path(__file__).with_name("results.json")
 def merged(results: list[dict], info: dict[str, str]) -> list[dict]:
     """The results of this run, each stamped with its date, in place of the
     stored ones of the same name; the others as they were."""
-    stamped = [{**r, "date": info.get("date", "")} for r in results]
+    stamped = [{**r, "date": f"{info.get('date', '')} on {info.get('CPU', 'this machine')}"} for r in results]
     stored = json.loads(STORED.read_text())["results"] if STORED.exists() else []
     names = {r["name"] for r in stamped}
     kept = [r for r in stored if r["name"] not in names]
@@ -70,7 +70,7 @@ def merged(results: list[dict], info: dict[str, str]) -> list[dict]:
 
 
 def previous_machine(info: dict[str, str]) -> dict[str, str]:
-    return {**info, "date": f"{info.get('date', '')} (this run; each result below says when it was measured)"}
+    return {**info, "date": f"{info.get('date', '')} (this run; each result below says when and on what it was measured)"}
 
 
 def write_results(results: list[dict], info: dict[str, str]) -> None:
