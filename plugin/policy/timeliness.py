@@ -146,18 +146,20 @@ def _red_logged(ctx: Context, due: dt.datetime, level: Urgency) -> list:
     ]
 
 
-def _daily(ctx: Context, since: dt.datetime) -> tuple[bool, bool]:
-    """(first day, reminder day): today is the day `since` passed, or a
-    working day after it. Nothing on a day off after the first."""
+def _notice_day(ctx: Context, since: dt.datetime) -> bool | None:
+    """True on the day `since` passed (from that moment on), False on each
+    working day after it, None otherwise (before it, or a day off after it)."""
+    if ctx.now < since:
+        return None
     first = ctx.local_date(since)
-    return ctx.today == first, ctx.today > first and ctx.calendar.is_working_day(ctx.today)
+    if ctx.today == first:
+        return True
+    return False if ctx.calendar.is_working_day(ctx.today) else None
 
 
 def _overdue(ctx: Context, due: dt.datetime, level: Urgency) -> list:
-    if ctx.now < due:
-        return []
-    first, reminder = _daily(ctx, due)
-    if not (first or reminder):
+    first = _notice_day(ctx, due)
+    if first is None:
         return []
     tz, group = ctx.config.calendar.timezone, ctx.config.approval.approvers_group
     when = format_datetime(due, tz)
@@ -187,11 +189,7 @@ def _approval_wait(ctx: Context, level: Urgency) -> list:
     if since is None:
         return []
     wait = ctx.config.urgency.approval_waits[level]
-    waited_until = ctx.calendar.add_target(since, wait)
-    if ctx.now < waited_until:
-        return []
-    first, reminder = _daily(ctx, waited_until)
-    if not (first or reminder):
+    if _notice_day(ctx, ctx.calendar.add_target(since, wait)) is None:
         return []
     tz, group = ctx.config.calendar.timezone, ctx.config.approval.approvers_group
     return [
