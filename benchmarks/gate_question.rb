@@ -28,17 +28,16 @@ payload = RedmineInfoshare::IssuePayload
 settings = RedmineInfoshare::Settings
 fields, limit = settings.history_field_ids, settings.gate_value_limit
 journals, user_ids = payload.stored_journals(issue, fields, limit)
-users = gate.users_by_id([actor, issue.author], user_ids)
-people = users.values.select {|u| u.is_a?(User) }
+named = [actor.id, issue.author_id, *user_ids]
+proposed = payload.judged(issue, limit)
 body = gate.request_body(issue, actor, 'profile')
 parsed = JSON.parse(body)
 parts = {
   'the whole question' => -> { gate.request_body(issue, actor, 'profile') },
   'stored journals' => -> { payload.stored_journals(issue, fields, limit) },
-  'users the journals name' => -> { gate.users_by_id([actor, issue.author], user_ids) },
-  'their roles' => -> { payload.principals(issue.project, people) },
+  'the roles of the people it names' => -> { payload.principals(issue.project, named, {actor.id => actor}) },
   'the issue as proposed' => -> { payload.judged(issue, limit) },
-  'the issue as stored' => -> { payload.stored(issue, limit) },
+  'the stored issue, as what differs' => -> { payload.stored_diff(issue, proposed, limit) },
   'JSON' => -> { JSON.generate(parsed) },
   'signature' => -> { RedmineInfoshare::Signature.headers('x' * 64, body, 'profile') }
 }

@@ -5,13 +5,15 @@
 # request gathers one: notes, drafts of its long texts (a megabyte pasted by
 # mistake and taken out again among them), and now and then a change to one
 # of the facts an approval is given on. Run by benchmarks/cases.py as
-#   rails runner long_history.rb  with ISSUE_ID, JOURNALS (e.g. 1000), AUTHOR (a login).
+#   rails runner long_history.rb  with ISSUE_ID, JOURNALS (e.g. 1000), AUTHOR (a login),
+# and FACTS=0 for a history that never changes a fact (drafts and notes only).
 # The issue's stored values end as the last journal leaves them.
 require 'json'
 
 issue = Issue.find(Integer(ENV.fetch('ISSUE_ID')))
 user = User.find_by!(login: ENV.fetch('AUTHOR'))
 count = Integer(ENV.fetch('JOURNALS'))
+facts = ENV.fetch('FACTS', '1') != '0'
 drafts = IssueCustomField.find_by!(name: 'Decision reasons')
 fact = IssueCustomField.find_by!(name: 'Requester organisation')
 value_of = ->(field) { issue.custom_values.find {|v| v.custom_field_id == field.id }&.value }
@@ -32,7 +34,7 @@ details = []
 ids.each_with_index do |journal_id, n|
   next if n.even? && n % 100 != 0 # a note alone
 
-  field = (n % 100).zero? ? fact : drafts
+  field = facts && (n % 100).zero? ? fact : drafts
   value = if field == fact then "Example Surgery (#{n})"
           elsif n == count / 2 + 1 then megabyte
           else "Reasons, draft #{n}: " + ('the attendance record matters to the enquiry. ' * 8)

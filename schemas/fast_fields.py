@@ -268,3 +268,16 @@ ISSUE = Shape(
 
 # An issue the gate is asked about: a new one has no id yet.
 PROPOSED_ISSUE = Shape({**ISSUE.keys, "id": Key(positive_integer, allow_none=True, default=None)})
+
+# The stored issue told as what differs from the proposed one (the gate's
+# `previous_diff`): attributes by their REST names, null where the stored
+# issue has none, and the custom fields whose stored value differs. A save
+# changes a field or two, so this is a fraction of a whole issue.
+ISSUE_DIFF = Shape(
+    {
+        "project": Key(record(REF)),
+        "tracker": Key(record(REF)),
+        "status": Key(record(REF)),
+        "custom_fields": Key(records(CUSTOM_FIELD_VALUE), default=list),
+    }
+)

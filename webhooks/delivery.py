@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 
 from flask import current_app, request
@@ -75,6 +76,10 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return data
 
 
+# \uD800 to \uDFFF, in either case: the escapes of UTF-16 surrogates.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abAB]")
+
+
 def _no_constant(name: str):
     raise ValueError(name)  # NaN and Infinity are not JSON
 
@@ -87,8 +92,11 @@ def parse_object(body: bytes) -> dict:
         # Decoded strictly here: json.loads(bytes) lets lone surrogates
         # through ("surrogatepass"), which then fail wherever text is encoded.
         data = json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-        # A \ud800 escape is valid JSON but no Unicode text either.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        # A \ud800 escape is valid JSON but no Unicode text either. Only a
+        # body with such an escape can hold one: the others are not encoded
+        # again (on the path of every gated save).
+        if _SURROGATE_ESCAPE.search(body):
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise ApiError(400, "malformed_json", "The body holds text that is not valid Unicode (a lone surrogate).") from None
     except json.JSONDecodeError as exc:

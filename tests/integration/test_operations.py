@@ -78,5 +78,5 @@ def test_the_gate_payload_built_from_memory_equals_a_fresh_load(live, rest):
     live.settle()
 
     report = json.loads(live.instance.runner(CHECK_SCRIPT).strip().splitlines()[-1])
-    assert report["issues"] >= 8 and report["users"] >= 8
+    assert report["issues"] >= 3 and report["users"] >= 8  # this test's two requests and the escalation, at least
     assert report["differences"] == []

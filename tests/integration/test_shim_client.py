@@ -81,3 +81,19 @@ def test_the_shim_asks_the_gate_over_https_and_checks_the_certificate(live, rest
     assert ask_through_the_shim(live, url, SSL_CERT_FILE=str(ca)) == {"issue_id": issue_id, "reachable": True, "messages": []}
     # A certificate Redmine does not trust: no answer, so the fail mode applies.
     assert ask_through_the_shim(live, url)["reachable"] is False
+
+
+@on_both_redmines
+def test_redmine_says_what_the_gate_has_cost_its_saves(live, rest):
+    """/infoshare/state.json (administrators only) counts this Redmine
+    process's gate questions and the time its saves spent asking and then
+    waiting for the answer (the gate benchmark reads it)."""
+    before = rest.get_json("/infoshare/state.json")["shim"]["gate_timing"]
+    issue_id = rest.create_issue("practitioner1", intake_values(), subject="Gate timing")
+    rest.update_issue("practitioner1", issue_id, notes="A second gated save")
+    after = rest.get_json("/infoshare/state.json")["shim"]["gate_timing"]
+    assert after["questions"] - before["questions"] >= 2
+    assert after["ask_ms"] > before["ask_ms"] and after["wait_ms"] >= before["wait_ms"]
+    assert set(after) == {"questions", "ask_ms", "wait_ms"}  # counts and times, nothing of a case
+    with pytest.raises(Exception, match="forbidden"):
+        rest.as_user("practitioner1").engine.request("get", f"{rest.url}/infoshare/state.json")

@@ -20,7 +20,7 @@ def plain_journals(issue)
     end
     next if details.empty?
 
-    {'id' => j.id, 'user' => P.ref(j.user), 'private_notes' => j.private_notes?, 'created_on' => P.time(j.created_on),
+    {'id' => j.id, 'created_on' => P.time(j.created_on), 'user' => j.user_id && {'id' => j.user_id},
      'details' => details.map {|d| {'property' => d.property, 'name' => d.prop_key, 'old_value' => P.bounded(d.old_value, LIMIT), 'new_value' => P.bounded(d.value, LIMIT)} }}
   end
 end
@@ -41,9 +41,18 @@ Issue.find_each do |issue|
   changing.subject = 'changed in memory'
   differences << "stored after changes ##{issue.id}" unless P.stored(changing, LIMIT) == fresh
 
+  # The stored issue told as what differs from the proposed one gives it back.
+  proposed = P.judged(changing, LIMIT)
+  diff = P.stored_diff(changing, proposed, LIMIT)
+  told = diff['custom_fields'].index_by {|entry| entry['id'] }
+  rebuilt = proposed.merge(diff.except('custom_fields')).compact
+                    .merge('custom_fields' => proposed['custom_fields'].map {|entry| told.fetch(entry['id'], entry) })
+  differences << "stored as a diff ##{issue.id}" unless rebuilt == fresh
+  differences << "diff not smaller ##{issue.id}" unless diff['custom_fields'].size <= 2
+
   journals, user_ids = P.stored_journals(issue, FIELDS, LIMIT)
-  users = G.users_by_id([issue.author], user_ids)
-  differences << "journals ##{issue.id}" unless journals.map {|j| G.journal_payload(j, users) } == plain_journals(issue)
+  differences << "journals ##{issue.id}" unless journals.map {|j| G.journal_payload(j) } == plain_journals(issue)
+  differences << "journal users ##{issue.id}" unless user_ids.sort == plain_journals(issue).filter_map {|j| j.dig('user', 'id') }.uniq.sort
 
   named = plain_journals(issue).flat_map {|j| j['details'] }.select {|d| d['property'] == 'attr' && d['name'] == 'status_id' }
                                  .flat_map {|d| [d['old_value'], d['new_value']] }.compact.map(&:to_i).uniq.sort
@@ -52,8 +61,8 @@ end
 
 users = User.all.to_a
 Project.all.each do |project|
-  plain = users.map {|u| {'id' => u.id, 'name' => u.name, 'roles' => u.roles_for_project(project).map(&:name).sort} }
-  fast = P.principals(project, users).map {|p| p.merge('roles' => p['roles'].sort) }
+  plain = users.map {|u| {'id' => u.id, 'roles' => u.roles_for_project(project).map(&:name).sort} }
+  fast = P.principals(project, users.map(&:id)).map {|p| p.merge('roles' => p['roles'].sort) }
   differences << "principals in #{project.identifier}" unless fast == plain
 end
 

@@ -243,7 +243,7 @@ class FakeRedmine(RedminePort):
 
     def issues_where(self, tracker: TrackerKey, field_filters: dict[FieldKey, str], **filters: str) -> Iterator[dict[str, Any]]:
         """Redmine's filter semantics for what the service asks: a value,
-        "!*" (none), "<=date"; and status_id "*" (any), "o" (open), "c" (closed) or ids
+        "!*" (none), "<=date", ">=date", "><from|to"; and status_id "*" (any), "o" (open), "c" (closed) or ids
         joined by "|"."""
         self.reads += 1
         closed = {self.config.names.status(k) for k in CLOSED_STATUSES}
@@ -273,6 +273,9 @@ class FakeRedmine(RedminePort):
             return not empty and value <= wanted[2:]
         if wanted.startswith(">="):
             return not empty and value >= wanted[2:]
+        if wanted.startswith("><"):  # between two dates, both included
+            low, high = wanted[2:].split("|")
+            return not empty and low <= value <= high
         return value == wanted
 
     def service_user_id(self) -> int:

@@ -55,6 +55,40 @@ def test_a_save_that_breaks_a_rule_is_refused_with_messages(client, store):
     assert entry["detail"]["outcome"] == "refused" and entry["detail"]["actor_id"] == 10
 
 
+def diff_body(issue, diff, login="practitioner1"):
+    return encode({"request_id": str(uuid.uuid4()), "issue": issue, "previous_diff": diff, "actor": {"id": 10, "login": login, "admin": False}})
+
+
+def test_the_stored_issue_told_as_what_differs_is_judged_as_the_whole(client, store):
+    previous = rest_issue()
+    proposed = rest_issue("Not shared", {**INTAKE, **DECISION, FieldKey.DECISION: "Do not share", FieldKey.DECISION_REASONS: ""})
+    whole = ask(client, gate_body(proposed, previous)).json
+    # Only the status and the fields whose stored value differs, as the shim sends them.
+    stored = {cf["id"]: cf for cf in previous["custom_fields"]}
+    differing = [stored.get(cf["id"], {**cf, "value": None}) for cf in proposed["custom_fields"] if stored.get(cf["id"]) != cf]
+    told = ask(client, diff_body(proposed, {"status": previous["status"], "custom_fields": differing})).json
+    assert told == whole and told["allow"] is False
+
+
+def test_a_diff_says_where_the_stored_issue_has_no_attribute(client):
+    from schemas.gate_messages import stored_issue
+
+    proposed = {**rest_issue(), "assigned_to": {"id": 51}, "due_date": "2026-12-01"}
+    stored = stored_issue(proposed, {"assigned_to": None, "custom_fields": [{"id": 1, "name": "x", "value": "before"}]})
+    assert "assigned_to" not in stored and stored["due_date"] == "2026-12-01"
+    assert stored["custom_fields"][0]["value"] == "before" and stored["custom_fields"][1:] == proposed["custom_fields"][1:]
+    assert proposed["assigned_to"] == {"id": 51} and proposed["custom_fields"][0]["value"] != "before"  # the proposed issue untouched
+
+
+def test_a_diff_with_the_whole_stored_issue_or_for_a_new_issue_is_refused_clearly(client):
+    both = encode({"request_id": str(uuid.uuid4()), "issue": rest_issue(), "previous": rest_issue(), "previous_diff": {},
+                   "actor": {"id": 10, "login": "practitioner1"}})
+    r = ask(client, both)
+    assert r.status_code == 422 and "previous_diff: send the stored issue as previous or as previous_diff, not both" in r.json["error"]["message"]
+    r = ask(client, diff_body(rest_issue(issue_id=None), {}))
+    assert r.status_code == 422 and "a new issue has no stored version" in r.json["error"]["message"]
+
+
 def test_an_administrators_save_passes_and_is_recorded(client, store):
     proposed = rest_issue("Shared", INTAKE)
     r = ask(client, gate_body(proposed, rest_issue(), admin=True))

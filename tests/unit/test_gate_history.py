@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from plugin.policy.approval import HISTORY_FIELDS
 from plugin.provisioning.spec import GATE_VALUE_LIMIT
 from plugin.domain.names import StatusKey
 from plugin.domain.record import FIELDS, FieldFormat, FieldKey
+from schemas.gate_messages import GateRequestSchema
 from tests.unit.fakes import FIELD_IDS, STATUS_IDS, FakeRedmine
 from tests.unit.policy.helpers import CONFIG, DECISION, INTAKE, SHARE_RECORD
 
@@ -73,8 +75,19 @@ def journals_as_the_shim_sends(journals: list[dict]) -> list[dict]:
             if (d["property"] == "cf" and d["name"] in wanted) or (d["property"] == "attr" and d["name"] in ("status_id", "tracker_id", "project_id"))
         ]
         if details:
-            out.append({**j, "notes": None, "details": details})
+            # No notes, nor whether they were private; the user by id (the principals carry names).
+            told = {k: v for k, v in j.items() if k not in ("notes", "private_notes", "user")}
+            out.append({**told, "user": {"id": j["user"]["id"]} if j.get("user") else None, "details": details})
     return out
+
+
+def diff_as_the_shim_sends(stored: dict, proposed: dict) -> dict:
+    """The stored issue as what differs from the proposed one (IssuePayload.stored_diff)."""
+    diff = {k: v for k, v in stored.items() if k not in ("custom_fields", "journals") and proposed.get(k) != v}
+    diff.update({k: None for k in proposed if k not in stored})
+    told = {cf["id"]: cf for cf in proposed["custom_fields"]}
+    diff["custom_fields"] = [cf for cf in stored["custom_fields"] if told.get(cf["id"]) != cf]
+    return diff
 
 
 def request(issue: dict, journals: list[dict], proposed: dict, actor: int, redmine: FakeRedmine) -> dict:
@@ -118,5 +131,7 @@ def test_the_gate_decides_the_same_on_the_part_of_the_past_it_is_told(saves, pen
         proposed["status"] = {"id": STATUS_IDS[status], "name": CONFIG.names.status(status)}
 
     everything = decide(CONFIG, request(stored, journals, proposed, user, redmine), NOW)
-    told = decide(CONFIG, request(as_the_shim_sends(stored), journals_as_the_shim_sends(journals), as_the_shim_sends(proposed), user, redmine), NOW)
-    assert (told.outcome, [v.identity for v in told.violations]) == (everything.outcome, [v.identity for v in everything.violations])
+    question = request(None, journals_as_the_shim_sends(journals), as_the_shim_sends(proposed), user, redmine)
+    question["previous_diff"] = diff_as_the_shim_sends(as_the_shim_sends(stored), question["issue"])
+    told = decide(CONFIG, GateRequestSchema().load(json.loads(json.dumps(question))), NOW)
+    assert (told.outcome, [(v.identity, v.message) for v in told.violations]) == (everything.outcome, [(v.identity, v.message) for v in everything.violations])

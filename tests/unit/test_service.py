@@ -536,10 +536,13 @@ def test_the_incident_job_reminds_at_24_48_66_hours_and_notes_the_deadline_once(
     assert redmine.issues[logged]["due_date"] == "2026-11-24" and redmine.issues[logged]["assigned_to"]["id"] == 51
     decided = redmine.create({F.INCIDENT_TYPE: "Other concern", F.ICO_REPORT_DECISION: "Not reportable", F.BECAME_AWARE_AT: "2026-11-21 09:00"},
                              tracker=TrackerKey.INFORMATION_INCIDENT, status=StatusKey.INCIDENT_REPORTED)
+    enforcer.events.handle(event_for(redmine, decided, type=EventType.ISSUE_CREATED))
     aware = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.timezone.utc)
     assert enforcer.incidents.run(aware + dt.timedelta(hours=23)).reminders == []
+    reads = redmine.reads
     first = enforcer.incidents.run(aware + dt.timedelta(hours=25))
     assert first.reminders == [logged] and first.checked == 1  # the decided one is not even read
+    assert redmine.reads - reads <= 3  # two searches and the one incident
     assert enforcer.incidents.run(aware + dt.timedelta(hours=25)).reminders == []  # once
     assert enforcer.incidents.run(aware + dt.timedelta(hours=49)).reminders == [logged]
     assert enforcer.incidents.run(aware + dt.timedelta(hours=67)).reminders == [logged]
@@ -550,6 +553,28 @@ def test_the_incident_job_reminds_at_24_48_66_hours_and_notes_the_deadline_once(
     assert not any("[infoshare:ico-" in n for n in redmine.notes_by_service(decided))
     # A week after the deadline the incident is no longer swept.
     assert enforcer.incidents.run(aware + dt.timedelta(days=12)).checked == 0
+
+
+def test_the_incident_job_finds_an_incident_logged_while_the_service_was_down_and_starts_its_clock(redmine, store):
+    enforcer = assemble(CONFIG, redmine, store, executor=RedmineExecutor(redmine, CONFIG), clock=lambda: NOW)
+    unseen = redmine.create({F.INCIDENT_TYPE: "Complaint from the public", F.BECAME_AWARE_AT: "2026-11-21 09:00"}, author_id=11,
+                            tracker=TrackerKey.INFORMATION_INCIDENT, status=StatusKey.INCIDENT_REPORTED)  # no event handled: no due date
+    report = enforcer.incidents.run(dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.timezone.utc))
+    assert report.checked == 1 and report.reminders == [unseen]
+    assert redmine.issues[unseen]["due_date"] == "2026-11-24" and redmine.value(unseen, F.ICO_DEADLINE) == "2026-11-24 09:00"
+
+
+def test_the_incident_job_leaves_incidents_whose_clock_has_not_reached_a_reminder(redmine, store):
+    enforcer = assemble(CONFIG, redmine, store, executor=RedmineExecutor(redmine, CONFIG), clock=lambda: NOW)
+    ahead = redmine.create({F.INCIDENT_TYPE: "Complaint from the public", F.BECAME_AWARE_AT: "2026-11-30 09:00"}, author_id=11,
+                           tracker=TrackerKey.INFORMATION_INCIDENT, status=StatusKey.INCIDENT_REPORTED)
+    enforcer.events.handle(event_for(redmine, ahead, type=EventType.ISSUE_CREATED))
+    assert redmine.issues[ahead]["due_date"] == "2026-12-03"
+    # Four days before its deadline nothing can be due: not read at all.
+    assert enforcer.incidents.run(dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.timezone.utc)).checked == 0
+    # Within the window it is read, and its first reminder comes 24 hours after becoming aware.
+    assert enforcer.incidents.run(dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.timezone.utc)).reminders == []
+    assert enforcer.incidents.run(dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.timezone.utc)).reminders == [ahead]
 
 
 # --- hardening (issue 14): one bad ticket, breaches once, roles of the time -----------------------------------

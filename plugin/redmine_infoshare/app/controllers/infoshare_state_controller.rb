@@ -2,7 +2,8 @@
 
 # GET /infoshare/state.json: what Redmine's REST API does not show of the
 # provisioned state (workflow transitions, field rules, per-tracker
-# permissions, the shim's settings), for `infoshare doctor`. Administrators
+# permissions, the shim's settings and what the gate has cost this process's
+# saves), for `infoshare doctor` and the gate benchmark. Administrators
 # only; it reports whether a secret is set, never the secret.
 class InfoshareStateController < ApplicationController
   # The issue permissions Redmine lets a role limit to some trackers.
@@ -26,7 +27,9 @@ class InfoshareStateController < ApplicationController
         'block_when_unreachable' => RedmineInfoshare::Settings.block_when_unreachable,
         'gate_timeout_ms' => RedmineInfoshare::Settings.stored['gate_timeout_ms'].to_s,
         'history_fields' => Array(RedmineInfoshare::Settings.stored['history_fields']).map(&:to_s).reject(&:blank?),
-        'gate_value_limit' => RedmineInfoshare::Settings.stored['gate_value_limit'].to_s
+        'gate_value_limit' => RedmineInfoshare::Settings.stored['gate_value_limit'].to_s,
+        # This process's, since it started: what the gate cost its saves.
+        'gate_timing' => RedmineInfoshare::GateTiming.totals
       },
       'transitions' => transitions,
       'field_rules' => field_rules,

@@ -62,14 +62,15 @@ module RedmineInfoshare
     def self.request_body(issue, actor, request_id)
       limit = Settings.gate_value_limit
       journals, user_ids = IssuePayload.stored_journals(issue, Settings.history_field_ids, limit)
-      users = users_by_id([actor, issue.author], user_ids)
+      proposed = IssuePayload.judged(issue, limit)
+      diff = IssuePayload.stored_diff(issue, proposed, limit)
       JSON.generate(
         'request_id' => request_id,
-        'issue' => IssuePayload.judged(issue, limit),
-        'previous' => IssuePayload.stored(issue, limit),
-        'journals' => journals.map {|j| journal_payload(j, users) },
+        'issue' => proposed,
+        **(diff ? {'previous_diff' => diff} : {'previous' => IssuePayload.stored(issue, limit)}),
+        'journals' => journals.map {|j| journal_payload(j) },
         'statuses' => IssuePayload.statuses_named_in(journals),
-        'principals' => IssuePayload.principals(issue.project, users.values.select {|u| u.is_a?(User) }),
+        'principals' => IssuePayload.principals(issue.project, [actor&.id, issue.author_id, *user_ids], actor&.id ? {actor.id => actor} : {}),
         'actor' => {'id' => actor&.id, 'login' => actor&.logged? ? actor.login : nil, 'admin' => actor&.admin? || false}
       )
     end
@@ -87,18 +88,9 @@ module RedmineInfoshare
       Result.new(reachable: true, messages: messages, fields: violations.map {|v| v['field_name'].to_s}.reject(&:empty?).uniq)
     end
 
-    # The users at hand (actor, author) and those the journals name, by id;
-    # only the missing ones are loaded.
-    def self.users_by_id(known, ids)
-      users = known.compact.index_by(&:id)
-      missing = ids - users.keys
-      Principal.where(id: missing).each {|p| users[p.id] = p } if missing.any?
-      users
-    end
-
-    def self.journal_payload(journal, users)
-      user = users[journal['user_id']]
-      journal.except('user_id').merge('user' => user && IssuePayload.ref(user))
+    # Journals name their user by id (the principals list their roles).
+    def self.journal_payload(journal)
+      journal.except('user_id').merge('user' => IssuePayload.id_ref(journal['user_id']))
     end
   end
 end

@@ -19,7 +19,12 @@ module RedmineInfoshare
     private
 
     def infoshare_gate_ask
-      @infoshare_gate_answer = (GateClient.ask(self) if Settings.gate_enabled? && Settings.handles?(self))
+      @infoshare_gate_answer = nil
+      return unless Settings.gate_enabled? && Settings.handles?(self)
+
+      started = GateTiming.now
+      @infoshare_gate_answer = GateClient.ask(self)
+      GateTiming.asked(started)
     end
 
     def infoshare_gate
@@ -27,7 +32,9 @@ module RedmineInfoshare
       @infoshare_gate_answer = nil
       return unless answer
 
+      waiting = GateTiming.now
       result = answer.result
+      GateTiming.answered(waiting)
       if result.reachable
         # One message per problem: Redmine's required-field rule reports a
         # blank custom field under the field's name; the service's message

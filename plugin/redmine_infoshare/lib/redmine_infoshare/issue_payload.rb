@@ -104,6 +104,25 @@ module RedmineInfoshare
       judged_from(issue, stored_record(issue, :status, IssueStatus), stored_custom_fields(issue, limit)) {|attr| issue.attribute_in_database(attr) }
     end
 
+    # `stored`, told as what differs from `proposed` (the gate's
+    # `previous_diff`): a save changes a field or two, so this is a fraction
+    # of the whole issue. Attributes the stored issue lacks are null. A
+    # change of tracker or project changes which fields the issue has: then
+    # nil, and the caller sends the stored issue whole.
+    # Only the custom fields a save may have changed are read as stored:
+    # those whose value differs from the one loaded, and those with no saved
+    # value; every other one is stored as proposed.
+    def self.stored_diff(issue, proposed, limit = nil)
+      return nil if issue.new_record? || issue.tracker_id_changed? || issue.project_id_changed?
+
+      stored = judged_from(issue, stored_record(issue, :status, IssueStatus), nil) {|attr| issue.attribute_in_database(attr) }
+      diff = stored.reject {|key, value| proposed[key] == value }
+      proposed.each_key {|key| diff[key] = nil unless key == 'custom_fields' || stored.key?(key) }
+      told = proposed['custom_fields'].index_by {|entry| entry['id'] }
+      diff['custom_fields'] = stored_custom_fields(issue, limit, changed_only: true).reject {|entry| told[entry['id']] == entry }
+      diff
+    end
+
     # The record an association pointed to when loaded: the loaded one when
     # the save leaves it alone (no query), else looked up by the stored id.
     def self.stored_record(issue, association, model)
@@ -116,9 +135,11 @@ module RedmineInfoshare
 
     # Custom values reach the database only when the issue is saved, so the
     # stored ones are the saved CustomValue records' values.
-    def self.stored_custom_fields(issue, limit = nil)
+    def self.stored_custom_fields(issue, limit = nil, changed_only: false)
       saved = issue.custom_values.select(&:persisted?).group_by(&:custom_field_id)
-      issue.custom_field_values.map do |cfv|
+      values = issue.custom_field_values
+      values = values.select {|cfv| cfv.value != cfv.value_was || !saved.key?(cfv.custom_field_id) } if changed_only
+      values.map do |cfv|
         field = cfv.custom_field
         values = (saved[field.id] || []).map(&:value_in_database)
         # As custom_fields(issue) reads a freshly loaded issue: a multiple
@@ -138,8 +159,8 @@ module RedmineInfoshare
 
     # The stored journals of an issue as the gate sends them: who changed
     # what, for the fields whose past the rules read (`field_ids`, and the
-    # HISTORY_ATTRIBUTES), long values as digests; no notes, and no journal
-    # that changed none of those. Read with one plain SQL query instead of as
+    # HISTORY_ATTRIBUTES), long values as digests; no notes (nor whether
+    # they were private), and no journal that changed none of those. Read with one plain SQL query instead of as
     # records or through a relation: the gate runs on every save, and
     # building the relation cost four times the query (benchmarks/RESULTS.md).
     # Returns the journals and the ids of their users.
@@ -148,18 +169,16 @@ module RedmineInfoshare
 
       sql = Journal.sanitize_sql_array([JOURNALS_SQL, issue.id, HISTORY_ATTRIBUTES, field_ids.empty? ? [''] : field_ids])
       created_on = Journal.type_for_attribute('created_on')
-      private_notes = Journal.type_for_attribute('private_notes')
       journals = {}
-      Journal.connection.select_rows(sql, 'InfoShare gate').each do |id, user_id, notes_private, created, property, prop_key, old_value, value|
-        journal = journals[id.to_i] ||= {'id' => id.to_i, 'user_id' => user_id&.to_i, 'private_notes' => private_notes.deserialize(notes_private) ? true : false,
-                                         'created_on' => time(created_on.deserialize(created)), 'details' => []}
+      Journal.connection.select_rows(sql, 'InfoShare gate').each do |id, user_id, created, property, prop_key, old_value, value|
+        journal = journals[id.to_i] ||= {'id' => id.to_i, 'user_id' => user_id&.to_i, 'created_on' => time(created_on.deserialize(created)), 'details' => []}
         journal['details'] << {'property' => property, 'name' => prop_key, 'old_value' => bounded(old_value, limit), 'new_value' => bounded(value, limit)}
       end
       [journals.values, journals.values.map {|j| j['user_id'] }.compact.uniq]
     end
 
     JOURNALS_SQL = <<~SQL.squish
-      SELECT journals.id, journals.user_id, journals.private_notes, journals.created_on,
+      SELECT journals.id, journals.user_id, journals.created_on,
              journal_details.property, journal_details.prop_key, journal_details.old_value, journal_details.value
       FROM journals INNER JOIN journal_details ON journal_details.journal_id = journals.id
       WHERE journals.journalized_type = 'Issue' AND journals.journalized_id = ?
@@ -178,24 +197,29 @@ module RedmineInfoshare
       IssueStatus.where(id: ids).pluck(:id, :name).map {|id, name| {'id' => id, 'name' => name} }
     end
 
-    # The users a gate request names, with their roles in the issue's project
+    # The users a gate request names (by id: the actor, the author, whoever
+    # wrote a journal it is told of), with their roles in the issue's project
     # (direct or through a group: Redmine gives group members their own
-    # inherited member roles), which is what the service judges by. One plain
-    # query for all their roles; a user with none gets Redmine's own answer
-    # (the built-in non-member role of a public project).
-    def self.principals(project, users)
-      users = users.compact.uniq
+    # inherited member roles), which is what the service judges by. Not their
+    # names: no rule's verdict names a person, and loading the users cost
+    # every save a query. One plain query for all their roles; a user with
+    # none gets Redmine's own answer (the built-in non-member role of a public
+    # project), from `known` users or loaded.
+    def self.principals(project, ids, known = {})
+      ids = ids.compact.uniq
+      return ids.map {|id| {'id' => id, 'roles' => []} } if !project || project.archived? || ids.empty?
+
       roles = Hash.new {|h, k| h[k] = [] }
-      if project && !project.archived? && users.any?
-        sql = MemberRole.sanitize_sql_array([MEMBER_ROLES_SQL, project.id, users.map(&:id)])
-        MemberRole.connection.select_rows(sql, 'InfoShare gate').each {|user_id, name| roles[user_id.to_i] << name }
-      end
-      users.map do |user|
-        names = if !project || project.archived? then []
-                elsif roles.key?(user.id) then roles[user.id]
-                else user.roles_for_project(project).map(&:name)
+      sql = MemberRole.sanitize_sql_array([MEMBER_ROLES_SQL, project.id, ids])
+      MemberRole.connection.select_rows(sql, 'InfoShare gate').each {|user_id, name| roles[user_id.to_i] << name }
+      missing = ids - roles.keys - known.keys
+      users = missing.empty? ? known : known.merge(Principal.where(id: missing).index_by(&:id))
+      ids.map do |id|
+        names = if roles.key?(id) then roles[id]
+                elsif users[id].is_a?(User) then users[id].roles_for_project(project).map(&:name)
+                else []
                 end
-        {'id' => user.id, 'name' => user.name, 'roles' => names}
+        {'id' => id, 'roles' => names}
       end
     end
 
