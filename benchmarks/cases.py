@@ -39,7 +39,7 @@ from plugin.service.wiring import build_services
 from plugin.adapters.store import Store
 from plugin.clock import utcnow
 from schemas.gate_messages import GateRequestSchema
-from plugin.domain.names import StatusKey, TrackerKey
+from plugin.domain.names import GroupKey, StatusKey, TrackerKey
 from plugin.domain.calendar import WorkingCalendar
 from plugin.domain.record import FieldKey, Urgency
 from tests.support.dates import local_today as today
@@ -761,6 +761,7 @@ def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations
             incidents_open=incidents_open,
             time_zone=config.calendar.timezone,
             incident_tracker=names.tracker(TrackerKey.INFORMATION_INCIDENT),
+            incident_owner=names.group(GroupKey.INFORMATION_GOVERNANCE),
             incident_open_status=names.status(S.INCIDENT_REPORTED),
             incident_closed_status=names.status(S.INCIDENT_CLOSED),
             incident_fields={"aware": names.field(F.BECAME_AWARE_AT), "deadline": names.field(F.ICO_DEADLINE)},
@@ -989,7 +990,9 @@ def incidents(bench: BenchStack) -> Iterator[dict[str, Any]]:
     incidents_open = incidents // 100
     print(f"   seeding {incidents:,} incidents ({incidents_open} open without an ICO decision)...", flush=True)
     seeded = _seed(bench, 0, 0, 0, 0, incidents, incidents_open)
-    now = _noon(today())
+    # Now, not noon: the open incidents became aware a day before seeding,
+    # so their first reminder is due from then on.
+    now = utcnow()
     dry, real = Sweep(bench, dry_run=True), Sweep(bench, dry_run=False)
     growth = []
     for days_before in (40, 20, 0):  # earlier days find the long-past deadlines still in their week

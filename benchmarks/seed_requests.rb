@@ -116,6 +116,8 @@ if incidents.positive?
   common_incident = seed.fetch('incident_values').to_h {|name, value| [field_id.call(name), value] }
   closed_values = seed.fetch('incident_closed_values').to_h {|name, value| [field_id.call(name), value] }
   open_count = seed.fetch('incidents_open')
+  # Assigned as the service assigns an incident it has seen.
+  owner = Group.find_by!(lastname: seed.fetch('incident_owner'))
   aware_at = lambda do |i|
     days = if i < open_count then (i.even? ? 1 : 20 + (i % 40)) else 100 + (i % 1000) end
     (now - days * 86_400).change(sec: 0)
@@ -128,6 +130,7 @@ if incidents.positive?
       deadline = aware + 72 * 3600
       open = i < open_count
       base.merge(tracker_id: incident_tracker.id, status_id: (open ? reported : closed_status).id, subject: "Benchmark incident #{i}",
+                 assigned_to_id: owner.id,
                  created_on: aware, updated_on: aware, closed_on: (open ? nil : aware + 10 * 86_400),
                  start_date: aware.in_time_zone(zone).to_date, due_date: deadline.in_time_zone(zone).to_date)
     end
