@@ -732,6 +732,7 @@ def _seed(bench: BenchStack, requests_total: int, requests_due: int, escalations
     seed = {
         "project": "mash",
         "author": "practitioner1",
+        "service_login": config.redmine.bot_login,
         "today": today().isoformat(),
         "requests": requests_total,
         "requests_due": requests_due,

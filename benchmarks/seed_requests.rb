@@ -20,6 +20,7 @@ seed = JSON.parse(ENV.fetch('SEED'))
 today = Date.parse(seed['today'])
 project = Project.find_by!(identifier: seed['project'])
 author = User.find_by!(login: seed['author'])
+service = User.find_by!(login: seed.fetch('service_login'))
 priority = IssuePriority.default || IssuePriority.first
 field_id = ->(name) { IssueCustomField.find_by!(name: name).id }
 now = Time.now.utc
@@ -93,10 +94,16 @@ disputed_values = seed.fetch('escalation_request_values').to_h {|name, value| [f
   insert(slice.map {|i| base.merge(tracker_id: request_tracker.id, status_id: request_status.id, subject: "Disputed request #{i}", due_date: today + 30) },
          ->(_index) { disputed_values })
   first = Issue.maximum(:id) + 1
+  # Opened by the service on the day their stage started, as it opens them
+  # (an escalation a person opened with a stage would start its stage on
+  # the day they did, and not be overdue).
   rows = slice.map do |i|
     late = i < seed['escalations_overdue']
+    started = today - (late ? 10 : 0)
+    opened = Time.utc(started.year, started.month, started.day, 12)
     base.merge(tracker_id: escalation_tracker.id, status_id: in_escalation.id, subject: "Benchmark escalation #{i}",
-               start_date: today - (late ? 10 : 0), due_date: today + (late ? -3 : 1 + (i % 60)))
+               author_id: service.id, created_on: opened, updated_on: opened,
+               start_date: started, due_date: today + (late ? -3 : 1 + (i % 60)))
   end
   insert(rows, ->(_index) { escalation_values })
   relations = slice.each_index.map {|k| {issue_from_id: first + k, issue_to_id: disputed + k, relation_type: 'relates'} }
