@@ -50,7 +50,7 @@ def _history(request: Mapping[str, Any], keys: dict, actor: Actor, proposed: Iss
     names = {"status": {s["id"]: s["name"] for s in request.get("statuses") or []}}
     principals = {p["id"]: p.get("name", "") for p in request.get("principals") or []}
     previous = request.get("previous")
-    # The shim names a journal's user by id: the rules take names from the principals.
+    # The shim sends users by id and roles, without names: no verdict names a person.
     journals = request.get("journals") or []
     read = functools.partial(issue_state, **keys)
     steps = list(history.to_steps(history.changes({**previous, "journals": journals}, names), read)) if previous else []

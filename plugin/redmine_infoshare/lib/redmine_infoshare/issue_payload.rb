@@ -101,26 +101,32 @@ module RedmineInfoshare
       return nil if issue.new_record?
       return judged(Issue.find(issue.id), limit) if issue.tracker_id_changed? || issue.project_id_changed?
 
-      judged_from(issue, stored_record(issue, :status, IssueStatus), stored_custom_fields(issue, limit)) {|attr| issue.attribute_in_database(attr) }
+      stored_with(issue, stored_custom_fields(issue, limit))
     end
 
     # `stored`, told as what differs from `proposed` (the gate's
     # `previous_diff`): a save changes a field or two, so this is a fraction
-    # of the whole issue. Attributes the stored issue lacks are null. A
-    # change of tracker or project changes which fields the issue has: then
-    # nil, and the caller sends the stored issue whole.
-    # Only the custom fields a save may have changed are read as stored:
-    # those whose value differs from the one loaded, and those with no saved
-    # value; every other one is stored as proposed.
+    # of the whole issue. Attributes the stored issue lacks are null. Only
+    # the custom fields a save may have changed are read as stored: those
+    # whose value differs from the one loaded, and those with no saved value;
+    # every other one is stored as proposed. A change of tracker or project
+    # changes which fields the issue has: then nil, and the caller sends the
+    # stored issue whole.
     def self.stored_diff(issue, proposed, limit = nil)
       return nil if issue.new_record? || issue.tracker_id_changed? || issue.project_id_changed?
 
-      stored = judged_from(issue, stored_record(issue, :status, IssueStatus), nil) {|attr| issue.attribute_in_database(attr) }
+      stored = stored_with(issue, nil)
       diff = stored.reject {|key, value| proposed[key] == value }
       proposed.each_key {|key| diff[key] = nil unless key == 'custom_fields' || stored.key?(key) }
       told = proposed['custom_fields'].index_by {|entry| entry['id'] }
       diff['custom_fields'] = stored_custom_fields(issue, limit, changed_only: true).reject {|entry| told[entry['id']] == entry }
       diff
+    end
+
+    # The stored attributes (from what Rails kept of the loaded values) with
+    # the given custom field entries (nil: none).
+    def self.stored_with(issue, custom_fields)
+      judged_from(issue, stored_record(issue, :status, IssueStatus), custom_fields) {|attr| issue.attribute_in_database(attr) }
     end
 
     # The record an association pointed to when loaded: the loaded one when
@@ -137,9 +143,9 @@ module RedmineInfoshare
     # stored ones are the saved CustomValue records' values.
     def self.stored_custom_fields(issue, limit = nil, changed_only: false)
       saved = issue.custom_values.select(&:persisted?).group_by(&:custom_field_id)
-      values = issue.custom_field_values
-      values = values.select {|cfv| cfv.value != cfv.value_was || !saved.key?(cfv.custom_field_id) } if changed_only
-      values.map do |cfv|
+      chosen = issue.custom_field_values
+      chosen = chosen.select {|cfv| cfv.value != cfv.value_was || !saved.key?(cfv.custom_field_id) } if changed_only
+      chosen.map do |cfv|
         field = cfv.custom_field
         values = (saved[field.id] || []).map(&:value_in_database)
         # As custom_fields(issue) reads a freshly loaded issue: a multiple
@@ -160,8 +166,9 @@ module RedmineInfoshare
     # The stored journals of an issue as the gate sends them: who changed
     # what, for the fields whose past the rules read (`field_ids`, and the
     # HISTORY_ATTRIBUTES), long values as digests; no notes (nor whether
-    # they were private), and no journal that changed none of those. Read with one plain SQL query instead of as
-    # records or through a relation: the gate runs on every save, and
+    # they were private), and no journal that changed none of those. Read
+    # with one plain SQL query instead of as records or through a relation:
+    # the gate runs on every save, and
     # building the relation cost four times the query (benchmarks/RESULTS.md).
     # Returns the journals and the ids of their users.
     def self.stored_journals(issue, field_ids, limit = nil)
