@@ -178,6 +178,15 @@ def _new_requests(bench: BenchStack, count: int, label: str) -> list[int]:
     ]
 
 
+def _being_assessed(bench: BenchStack, issues: list[int]) -> list[int]:
+    """The requests moved on to Assessing, where the practitioner may write
+    the decision's reasons (at Received only the intake can be changed, and
+    Redmine ignores a change to any other field)."""
+    for issue_id in issues:
+        bench.rest.update_issue("practitioner1", issue_id, status=StatusKey.ASSESSING)
+    return issues
+
+
 class TimedUpdates:
     """REST updates of a request as practitioner1 (an administrator's key
     with X-Redmine-Switch-User), one keep-alive connection per Redmine."""
@@ -200,8 +209,12 @@ class TimedUpdates:
             )
             self.sessions[url] = session
 
+    @staticmethod
+    def text(n: int) -> str:
+        return f"Attendance is relevant to the enquiry ({n})"
+
     def put(self, url: str, issue_id: int, n: int) -> float:
-        body = json.dumps({"issue": {"custom_fields": [{"id": self.field_id, "value": f"Attendance is relevant to the enquiry ({n})"}]}})
+        body = json.dumps({"issue": {"custom_fields": [{"id": self.field_id, "value": self.text(n)}]}})
         started = time.perf_counter()
         response = self.sessions[url].put(f"{url}/issues/{issue_id}.json", data=body, timeout=60)
         took = time.perf_counter() - started
@@ -245,6 +258,14 @@ def _warm(bench: BenchStack, timed: "TimedUpdates", issues: list[int]) -> None:
     for n in range(10):  # Rails loads lazily
         for slot in bench.SLOTS:
             timed.put(bench.twin_url(slot), issues[n % len(issues)], n)
+    # Each timed save changes the text (and so writes a journal), as a
+    # practitioner's save does; a save Redmine ignored would be measured as
+    # one that costs nothing of its own.
+    issue_id = issues[0]
+    timed.put(bench.twin_url(bench.SLOTS[0]), issue_id, -1)
+    stored = next(f["value"] for f in bench.rest.issue(issue_id)["custom_fields"] if f["id"] == timed.field_id)
+    if stored != timed.text(-1):
+        raise BenchError(f"the timed saves do not change request #{issue_id}: the text stayed as it was")
 
 
 def _gate_timing(bench: BenchStack, slot: str) -> dict[str, float]:
@@ -255,15 +276,38 @@ def _gate_timing(bench: BenchStack, slot: str) -> dict[str, float]:
     return r.json()["shim"]["gate_timing"]
 
 
+def _history_remembered(bench: BenchStack, slot: str) -> int:
+    r = requests.get(f"{bench.twin_url(slot)}/infoshare/state.json", headers={"X-Redmine-API-Key": bench.admin_key}, timeout=60)
+    r.raise_for_status()
+    return r.json()["shim"]["history_remembered"]
+
+
+def _collector(bench: BenchStack) -> dict[str, tuple[int, float]]:
+    """Each twin's garbage collector so far: runs and milliseconds."""
+    found = {}
+    for slot in bench.SLOTS:
+        r = requests.get(f"{bench.twin_url(slot)}/infoshare/state.json", headers={"X-Redmine-API-Key": bench.admin_key}, timeout=60)
+        r.raise_for_status()
+        process = r.json()["process"]
+        found[slot] = (process["gc_runs"], float(process["gc_ms"]))
+    return found
+
+
 def _ratios(on: list[float], off: list[float]) -> tuple[float, float]:
     return statistics.median(on) / statistics.median(off), percentile(on, 95) / percentile(off, 95)
+
+
+# The gate benchmark's pairs of twin processes: GATE_SWAPS with the gate in
+# a then in b, and CONTROL_PAIRS with the gate in neither.
+GATE_SWAPS = 2
+CONTROL_PAIRS = 2
 
 
 def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
     rounds = 40 if bench.quick else 400
     long_journals = 200 if bench.quick else 1000
-    pool = _new_requests(bench, 20, "Gate benchmark")
-    long_pool = _new_requests(bench, 2, "Gate benchmark, long history")
+    pool = _being_assessed(bench, _new_requests(bench, 20, "Gate benchmark"))
+    long_pool = _being_assessed(bench, _new_requests(bench, 2, "Gate benchmark, long history"))
     # The first with a change to a fact every hundredth save, the second with none.
     seeded = [_long_history(bench, issue_id, long_journals, facts=n == 0) for n, issue_id in enumerate(long_pool)]
     timed = TimedUpdates(bench)
@@ -273,26 +317,38 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
     off: dict[str, list[float]] = {label: [] for label in pools}
     control: dict[str, dict[str, list[float]]] = {}
     service_seconds, decided = 0.0, 0
-    inside = {label: {"questions": 0, "ask_ms": 0.0, "wait_ms": 0.0} for label in pools}
-    # Half the rounds with the gate in twin a, half in twin b (restarted with
-    # the sides swapped), then the control: the gate off in both.
-    for phase, gated in enumerate(({"a": True, "b": False}, {"a": False, "b": True}, {"a": False, "b": False})):
+    inside = {label: {"questions": 0, "ask_ms": 0.0, "history_ms": 0.0, "send_ms": 0.0, "wait_ms": 0.0} for label in pools}
+    remembered = 0
+    collected: dict[tuple[str, str], list] = {}  # (journals, side): GC runs, ms, saves
+    # The rounds in four parts, the gate in twin a, then b, a and b (both
+    # restarted each time with the sides swapped: a pair of processes
+    # differs a little in speed of its own, and four pairs average it out
+    # better than two), then the control in two parts: the gate off in both.
+    phases = [{"a": True, "b": False}, {"a": False, "b": True}] * GATE_SWAPS + [{"a": False, "b": False}] * CONTROL_PAIRS
+    for phase, gated in enumerate(phases):
         if phase:
             bench.start_twins(gated)
             timed.reconnect()
         _warm(bench, timed, pool + long_pool)
         gate_slot = next((slot for slot, is_on in gated.items() if is_on), None)
         for label, issues in pools.items():
-            before, shim_before = service_gate_seconds(bench), gate_slot and _gate_timing(bench, gate_slot)
-            times = _gate_rounds(bench, issues, rounds // 2, timed, rng)
-            after, shim_after = service_gate_seconds(bench), gate_slot and _gate_timing(bench, gate_slot)
+            before, shim_before, gc_before = service_gate_seconds(bench), gate_slot and _gate_timing(bench, gate_slot), _collector(bench)
+            times = _gate_rounds(bench, issues, rounds // (2 * GATE_SWAPS), timed, rng)
+            after, shim_after, gc_after = service_gate_seconds(bench), gate_slot and _gate_timing(bench, gate_slot), _collector(bench)
+            for slot in bench.SLOTS:
+                side = "control" if gate_slot is None else "on" if slot == gate_slot else "off"
+                runs, spent, saves = collected.get((label, side), [0, 0.0, 0])
+                collected[(label, side)] = [runs + gc_after[slot][0] - gc_before[slot][0], spent + gc_after[slot][1] - gc_before[slot][1],
+                                            saves + len(times[slot])]
             if gate_slot is None:
-                control[label] = times
+                for slot, t in times.items():
+                    control.setdefault(label, {}).setdefault(slot, []).extend(t)
                 continue
             if label == "20":
                 service_seconds, decided = service_seconds + after[0] - before[0], decided + after[1] - before[1]
             for key in inside[label]:
                 inside[label][key] += shim_after[key] - shim_before[key]
+            remembered = max(remembered, _history_remembered(bench, gate_slot))
             for slot, t in times.items():
                 (on if slot == gate_slot else off)[label].extend(t)
     bench.stop_twins()  # no other benchmark uses them
@@ -318,14 +374,15 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
         "goal": "<= 1.05 (median and p95) at both; the question's size flat",
         "met": all(r <= 1.05 for pair in ratios.values() for r in pair) and flat,
         "method": (
-            f"{rounds} REST updates (PUT /issues/N.json, a long text changed, as practitioner1) through each of two twin Redmine "
-            "processes serving the same database, started together and warmed alike, one with the gate and one with "
-            "INFOSHARE_GATE=off; the two sides alternate in random order on the same requests, so both see the same "
-            "histories, and half way both processes are restarted with the sides swapped, so neither process's own speed "
-            "counts for or against the gate. Both send events. First on 20 requests with about 20 journals each, then on two "
-            f"requests with {long_journals} more journals each (notes, drafts of a long text with a megabyte pasted and taken "
-            "out; on the first, a change to a fact an approval is given on every hundredth save). Then the control: the same rounds "
-            "with the gate off in both processes, whose ratio is the method's own error."
+            f"{rounds} REST updates (PUT /issues/N.json, the decision's reasons changed at Assessing, as practitioner1) through each "
+            "of two twin Redmine processes serving the same database, started together and warmed alike, one with the gate and "
+            "one with INFOSHARE_GATE=off; the two sides alternate in random order on the same requests, so both see the same "
+            f"histories. The rounds are run in {2 * GATE_SWAPS} parts, both processes restarted between them with the sides "
+            "swapped, so neither process's own speed counts for or against the gate. Both send events. First on 20 requests "
+            f"with about 20 journals each, then on two requests with {long_journals} more journals each (notes, drafts of a long "
+            "text with a megabyte pasted and taken out; on the first, a change to a fact an approval is given on every hundredth "
+            f"save). Then the control: {CONTROL_PAIRS} more parts with the gate off in both processes, whose ratio is the "
+            "method's own error."
         ),
         "details": [
             *(f"{label} journals: gate on median {ms(statistics.median(on[label]))}, p95 {ms(percentile(on[label], 95))}; "
@@ -337,10 +394,16 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
             f"{told[0]}, {told[1]} and {told[2]} on the three requests) and by {sizes[2] - sizes[0]:+,} bytes for "
             f"{long_journals} journals of drafts and notes",
             "inside the gated twin, per save (the shim's own count, /infoshare/state.json): "
-            + "; ".join(f"{label} journals: asking (building and sending the question) {t['ask_ms'] / max(t['questions'], 1):.2f} ms, "
-                        f"then waiting for the answer after Redmine's validations {t['wait_ms'] / max(t['questions'], 1):.2f} ms"
-                        for label, t in inside.items()),
+            + "; ".join(f"{label} journals: asking (building and sending the question) {t['ask_ms'] / max(t['questions'], 1):.2f} ms "
+                        f"(of which reading the history {t['history_ms'] / max(t['questions'], 1):.2f} ms, connecting and sending "
+                        f"{t['send_ms'] / max(t['questions'], 1):.2f} ms), then waiting for the answer after Redmine's validations "
+                        f"{t['wait_ms'] / max(t['questions'], 1):.2f} ms"
+                        for label, t in inside.items())
+            + f"; the requests whose history the gated twin remembered: {remembered}",
             f"the service's own time per decision (its /metrics histogram, 20 journals): mean {ms(service_mean)} over {decided} decisions",
+            "Redmine's garbage collector per save (GC.stat of each twin): "
+            + "; ".join(f"{label} journals, gate {side}: {runs / max(saves, 1):.3f} runs, {spent / max(saves, 1):.2f} ms"
+                        for (label, side), (runs, spent, saves) in sorted(collected.items()) if side != "control"),
             *(
                 f"building the question inside Redmine (request #{q['issue_id']}, {q['journals']} journals told of, {q['bytes']:,} bytes): "
                 + "; ".join(f"{part} {figures['ms']:.2f} ms, {figures['objects']:,} objects" for part, figures in q["parts"].items())

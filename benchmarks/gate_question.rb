@@ -27,14 +27,24 @@ gate = RedmineInfoshare::GateClient
 payload = RedmineInfoshare::IssuePayload
 settings = RedmineInfoshare::Settings
 fields, limit = settings.history_field_ids, settings.gate_value_limit
-journals, user_ids = payload.stored_journals(issue, fields, limit)
+index = RedmineInfoshare::HistoryIndex
+index.forget_all
+journals, user_ids, read = payload.stored_journals(issue, fields, limit)
+newest = issue.journals.reorder(:id).last
+# As after a save of this process's that committed (the usual case): the
+# history since then is read; the whole history only on a process's first save.
+index.remember(read, newest, payload::HISTORY_ATTRIBUTES)
 named = [actor.id, issue.author_id, *user_ids]
 proposed = payload.judged(issue, limit)
 body = gate.request_body(issue, actor, 'profile')
 parsed = JSON.parse(body)
 parts = {
   'the whole question' => -> { gate.request_body(issue, actor, 'profile') },
-  'stored journals' => -> { payload.stored_journals(issue, fields, limit) },
+  'stored journals, since this process last saved' => -> { payload.stored_journals(issue, fields, limit) },
+  'stored journals, the whole history (a first save)' => lambda {
+    index.forget_all
+    payload.stored_journals(issue, fields, limit).tap { index.remember(read, newest, payload::HISTORY_ATTRIBUTES) }
+  },
   'the roles of the people it names' => -> { payload.principals(issue.project, named, {actor.id => actor}) },
   'the issue as proposed' => -> { payload.judged(issue, limit) },
   'the stored issue, as what differs' => -> { payload.stored_diff(issue, proposed, limit) },

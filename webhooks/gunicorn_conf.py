@@ -11,7 +11,8 @@ bind = os.environ.get("INFOSHARE_BIND", "127.0.0.1:5005")
 # The gate is on Redmine's save path: several workers so one slow Redmine
 # call elsewhere never queues a gate decision.
 workers = int(os.environ.get("INFOSHARE_WEB_WORKERS", max(2, multiprocessing.cpu_count())))
-worker_class = "sync"
+# gunicorn's sync worker, woken alone for each connection (see the module).
+worker_class = "webhooks.gunicorn_worker.SyncWorker"
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
@@ -39,6 +40,22 @@ def on_starting(server):
     from prometheus_client import values
 
     values.ValueClass = values.get_value_class()
+
+
+def when_ready(server):
+    """A sync worker waits for a connection, then for its request. Told only
+    once the request has arrived (TCP_DEFER_ACCEPT), it wakes once per
+    request instead of twice: Redmine's save connects and writes the gate's
+    question on its own thread, and each wake-up of a worker there costs it
+    (benchmarks/FINDINGS.md)."""
+    import socket
+
+    for listener in server.LISTENERS:
+        sock = getattr(listener, "sock", None)
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_DEFER_ACCEPT"):
+            # Seconds the kernel holds a connection with no request yet; one
+            # that sends nothing is handed over after that, as before.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
 
 
 def child_exit(server, worker):

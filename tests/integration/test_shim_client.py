@@ -91,9 +91,17 @@ def test_redmine_says_what_the_gate_has_cost_its_saves(live, rest):
     before = rest.get_json("/infoshare/state.json")["shim"]["gate_timing"]
     issue_id = rest.create_issue("practitioner1", intake_values(), subject="Gate timing")
     rest.update_issue("practitioner1", issue_id, notes="A second gated save")
-    after = rest.get_json("/infoshare/state.json")["shim"]["gate_timing"]
+    state = rest.get_json("/infoshare/state.json")
+    shim = state["shim"]
+    assert set(state["process"]) == {"gc_runs", "gc_ms"} and state["process"]["gc_runs"] >= 0  # the process's collector
+    after = shim["gate_timing"]
     assert after["questions"] - before["questions"] >= 2
     assert after["ask_ms"] > before["ask_ms"] and after["wait_ms"] >= before["wait_ms"]
-    assert set(after) == {"questions", "ask_ms", "wait_ms"}  # counts and times, nothing of a case
+    # Of the asking: reading the history (the second save's) and sending.
+    assert after["history_ms"] > before["history_ms"] and after["send_ms"] > before["send_ms"]
+    assert after["ask_ms"] - before["ask_ms"] >= after["history_ms"] - before["history_ms"] + after["send_ms"] - before["send_ms"]
+    assert set(after) == {"questions", "ask_ms", "history_ms", "send_ms", "wait_ms"}  # counts and times, nothing of a case
+    # The second save committed, so this process remembers the request's history.
+    assert shim["history_remembered"] >= 1
     with pytest.raises(Exception, match="forbidden"):
         rest.as_user("practitioner1").engine.request("get", f"{rest.url}/infoshare/state.json")

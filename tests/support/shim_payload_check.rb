@@ -6,6 +6,7 @@ require 'json'
 
 P = RedmineInfoshare::IssuePayload
 G = RedmineInfoshare::GateClient
+H = RedmineInfoshare::HistoryIndex
 FIELDS = RedmineInfoshare::Settings.history_field_ids
 LIMIT = RedmineInfoshare::Settings.gate_value_limit
 differences = []
@@ -50,13 +51,69 @@ Issue.find_each do |issue|
   differences << "stored as a diff ##{issue.id}" unless rebuilt == fresh
   differences << "diff not smaller ##{issue.id}" unless diff['custom_fields'].size <= 2
 
-  journals, user_ids = P.stored_journals(issue, FIELDS, LIMIT)
+  H.forget_all
+  journals, user_ids, read = P.stored_journals(issue, FIELDS, LIMIT)
   differences << "journals ##{issue.id}" unless journals.map {|j| G.journal_payload(j) } == plain_journals(issue)
   differences << "journal users ##{issue.id}" unless user_ids.sort == plain_journals(issue).filter_map {|j| j.dig('user', 'id') }.uniq.sort
+  # Read again since a save remembered (its journal the newest): the same.
+  H.remember(read, issue.journals.reorder(:id).last, P::HISTORY_ATTRIBUTES)
+  again, = P.stored_journals(issue, FIELDS, LIMIT)
+  differences << "journals since the last save ##{issue.id}" unless again.map {|j| G.journal_payload(j) } == plain_journals(issue)
 
   named = plain_journals(issue).flat_map {|j| j['details'] }.select {|d| d['property'] == 'attr' && d['name'] == 'status_id' }
                                  .flat_map {|d| [d['old_value'], d['new_value']] }.compact.map(&:to_i).uniq.sort
   differences << "statuses ##{issue.id}" unless P.statuses_named_in(journals).map {|s| s['id'] }.sort == named
+end
+
+# The history remembered by this process, while others change it: a journal
+# another process writes (changing a fact, or nothing told of), a value
+# rewritten in place (redaction), a journal deleted, and a save of this
+# process's own, which is remembered only once it commits.
+if (issue = Issue.where(tracker: Tracker.where(name: 'Information request')).reorder(:id).last) && FIELDS.any?
+  told = lambda { P.stored_journals(Issue.find(issue.id), FIELDS, LIMIT).first.map {|j| G.journal_payload(j) } }
+  check = ->(what) { differences << "history remembered, #{what}" unless told.call == plain_journals(issue) }
+  H.forget_all
+  _, _, read = P.stored_journals(issue, FIELDS, LIMIT)
+  H.remember(read, issue.journals.reorder(:id).last, P::HISTORY_ATTRIBUTES)
+  author = User.find_by(login: 'practitioner1')
+  User.current = author
+  # As another Redmine process would write them: no save of this process's.
+  written = lambda do |**attributes|
+    journal = Journal.new(journalized: issue, user: author, notes: '', **attributes)
+    journal.notify = false
+    journal.save!
+    journal
+  end
+  elsewhere = written.call(details: [JournalDetail.new(property: 'cf', prop_key: FIELDS.first, old_value: 'a', value: 'b' * (LIMIT + 1))])
+  written.call(notes: 'nothing told of')
+  check.call('after journals written elsewhere')
+  check.call('read twice')
+  JournalDetail.where(journal_id: elsewhere.id).update_all(value: 'redacted')
+  check.call('after a value was rewritten in place')
+  elsewhere.details.delete_all
+  elsewhere.delete
+  check.call('after a journal was deleted')
+  before = H.instance_variable_get(:@entries)[issue.id]
+  saving = Issue.find(issue.id)
+  saving.init_journal(author, 'A note from this process')
+  Issue.transaction do
+    saving.save # asks the gate, then is undone
+    raise ActiveRecord::Rollback
+  end
+  differences << 'a save rolled back was remembered' unless H.instance_variable_get(:@entries)[issue.id] == before
+  check.call('after a save rolled back')
+  text = IssueCustomField.where(id: FIELDS, field_format: %w[string text]).reorder(:id).first
+  saving = Issue.find(issue.id)
+  saving.init_journal(author)
+  saving.custom_field_values = {text.id.to_s => "changed by this process #{Time.now.to_f}"}
+  saved = saving.save
+  if saved
+    entry = H.instance_variable_get(:@entries)[issue.id]
+    differences << 'own save not remembered' unless entry&.upto == saving.current_journal.id && entry.told.include?(saving.current_journal.id)
+    check.call("after this process's own save")
+  else
+    differences << "own save refused (#{saving.errors.count} messages)"
+  end
 end
 
 users = User.all.to_a

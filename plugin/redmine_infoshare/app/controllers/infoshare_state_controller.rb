@@ -29,8 +29,13 @@ class InfoshareStateController < ApplicationController
         'history_fields' => Array(RedmineInfoshare::Settings.stored['history_fields']).map(&:to_s).reject(&:blank?),
         'gate_value_limit' => RedmineInfoshare::Settings.stored['gate_value_limit'].to_s,
         # This process's, since it started: what the gate cost its saves.
-        'gate_timing' => RedmineInfoshare::GateTiming.totals
+        'gate_timing' => RedmineInfoshare::GateTiming.totals,
+        # How many requests' histories this process remembers (HistoryIndex).
+        'history_remembered' => RedmineInfoshare::HistoryIndex.size
       },
+      # This Redmine process's garbage collector since it started (what the
+      # gate allocates is paid for here too).
+      'process' => {'gc_runs' => GC.stat(:count), 'gc_ms' => GC.stat.fetch(:time, 0)},
       'transitions' => transitions,
       'field_rules' => field_rules,
       'tracker_permissions' => tracker_permissions

@@ -18,14 +18,19 @@ module RedmineInfoshare
     # decides while Redmine runs its own validations of the save (the round
     # trip then costs the save almost nothing: benchmarks/RESULTS.md).
     class Answer
-      def initialize(issue_id, exchange = nil, ready: nil)
+      # `history`: the journals read for the question (HistoryIndex::Read),
+      # to remember once the save commits.
+      attr_reader :history
+
+      def initialize(issue_id, exchange = nil, ready: nil, history: nil)
         @issue_id = issue_id
         @exchange = exchange
         @ready = ready
+        @history = history
       end
 
-      def self.ready(result)
-        new(nil, ready: result)
+      def self.ready(result, history: nil)
+        new(nil, ready: result, history: history)
       end
 
       def result
@@ -40,12 +45,15 @@ module RedmineInfoshare
 
       request_id = SecureRandom.uuid
       timeout = Settings.gate_timeout_seconds
-      exchange = ServiceClient.send_request('/v1/gate', request_body(issue, actor, request_id), delivery_id: request_id,
-                                                                                               open_timeout: timeout, read_timeout: timeout)
-      Answer.new(issue.id, exchange)
+      body, history = question(issue, actor, request_id)
+      exchange = GateTiming.part('send_ms') do
+        ServiceClient.send_request('/v1/gate', body, delivery_id: request_id, open_timeout: timeout, read_timeout: timeout)
+      end
+      Answer.new(issue.id, exchange, history: history)
     rescue StandardError => e
       Rails.logger.warn("[infoshare] gate not reachable for issue ##{issue&.id || 'new'}: #{e.class}")
-      Answer.ready(UNREACHABLE)
+      # What was read of the history is no less true for the service being away.
+      Answer.ready(UNREACHABLE, history: history)
     end
 
     def self.receive(exchange, issue_id)
@@ -60,19 +68,27 @@ module RedmineInfoshare
     end
 
     def self.request_body(issue, actor, request_id)
+      question(issue, actor, request_id).first
+    end
+
+    # The question's body, and the journals read for it (HistoryIndex::Read).
+    def self.question(issue, actor, request_id)
       limit = Settings.gate_value_limit
-      journals, user_ids = IssuePayload.stored_journals(issue, Settings.history_field_ids, limit)
+      journals, user_ids, history = GateTiming.part('history_ms') { IssuePayload.stored_journals(issue, Settings.history_field_ids, limit) }
       proposed = IssuePayload.judged(issue, limit)
       diff = IssuePayload.stored_diff(issue, proposed, limit)
-      JSON.generate(
+      principals, statuses = IssuePayload.principals_and_statuses(issue.project, [actor&.id, issue.author_id, *user_ids],
+                                                                  actor&.id ? {actor.id => actor} : {}, IssuePayload.status_ids_named_in(journals))
+      body = JSON.generate(
         'request_id' => request_id,
         'issue' => proposed,
         **(diff ? {'previous_diff' => diff} : {'previous' => IssuePayload.stored(issue, limit)}),
         'journals' => journals.map {|j| journal_payload(j) },
-        'statuses' => IssuePayload.statuses_named_in(journals),
-        'principals' => IssuePayload.principals(issue.project, [actor&.id, issue.author_id, *user_ids], actor&.id ? {actor.id => actor} : {}),
+        'statuses' => statuses,
+        'principals' => principals,
         'actor' => {'id' => actor&.id, 'login' => actor&.logged? ? actor.login : nil, 'admin' => actor&.admin? || false}
       )
+      [body, history]
     end
 
     # Anything but 200 is no usable answer: the fail mode applies, and the

@@ -13,6 +13,7 @@ module RedmineInfoshare
         after_commit :infoshare_emit_created, on: :create
         after_commit :infoshare_emit_updated, on: :update
         after_commit :infoshare_emit_deleted, on: :destroy
+        after_rollback :infoshare_forget_history_read
       end
     end
 
@@ -20,10 +21,12 @@ module RedmineInfoshare
 
     def infoshare_gate_ask
       @infoshare_gate_answer = nil
+      @infoshare_history_read = nil
       return unless Settings.gate_enabled? && Settings.handles?(self)
 
       started = GateTiming.now
       @infoshare_gate_answer = GateClient.ask(self)
+      @infoshare_history_read = @infoshare_gate_answer.history
       GateTiming.asked(started)
     end
 
@@ -58,7 +61,21 @@ module RedmineInfoshare
     end
 
     def infoshare_emit_updated
+      infoshare_remember_history
       EventSender.emit(self, 'issue.updated', journal: current_journal) if Settings.handles?(self)
+    end
+
+    # The journals the gate read, and this save's own, are history now.
+    def infoshare_remember_history
+      read = @infoshare_history_read
+      @infoshare_history_read = nil
+      HistoryIndex.remember(read, current_journal&.persisted? ? current_journal : nil, IssuePayload::HISTORY_ATTRIBUTES)
+    rescue StandardError => e
+      Rails.logger.error("[infoshare] history of issue ##{id} not remembered: #{e.class}")
+    end
+
+    def infoshare_forget_history_read
+      @infoshare_history_read = nil
     end
 
     def infoshare_emit_deleted

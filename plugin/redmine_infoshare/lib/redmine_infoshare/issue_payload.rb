@@ -167,41 +167,35 @@ module RedmineInfoshare
     # what, for the fields whose past the rules read (`field_ids`, and the
     # HISTORY_ATTRIBUTES), long values as digests; no notes (nor whether
     # they were private), and no journal that changed none of those. Read
-    # with one plain SQL query instead of as records or through a relation:
-    # the gate runs on every save, and
-    # building the relation cost four times the query (benchmarks/RESULTS.md).
-    # Returns the journals and the ids of their users.
+    # with plain SQL instead of as records or through a relation (the gate
+    # runs on every save, and building the relation cost four times the
+    # query), and only since this process last saved the issue
+    # (HistoryIndex). Returns the journals, the ids of their users, and what
+    # to remember once the save commits.
     def self.stored_journals(issue, field_ids, limit = nil)
-      return [[], []] if issue.new_record?
+      return [[], [], nil] if issue.new_record?
 
-      sql = Journal.sanitize_sql_array([JOURNALS_SQL, issue.id, HISTORY_ATTRIBUTES, field_ids.empty? ? [''] : field_ids])
+      rows, read = HistoryIndex.rows(issue, field_ids, HISTORY_ATTRIBUTES)
       created_on = Journal.type_for_attribute('created_on')
       journals = {}
-      Journal.connection.select_rows(sql, 'InfoShare gate').each do |id, user_id, created, property, prop_key, old_value, value|
+      rows.each do |id, user_id, created, property, prop_key, old_value, value|
+        next unless property # a newer journal with nothing told of
+
         journal = journals[id.to_i] ||= {'id' => id.to_i, 'user_id' => user_id&.to_i, 'created_on' => time(created_on.deserialize(created)), 'details' => []}
         journal['details'] << {'property' => property, 'name' => prop_key, 'old_value' => bounded(old_value, limit), 'new_value' => bounded(value, limit)}
       end
-      [journals.values, journals.values.map {|j| j['user_id'] }.compact.uniq]
+      [journals.values, journals.values.map {|j| j['user_id'] }.compact.uniq, read]
     end
-
-    JOURNALS_SQL = <<~SQL.squish
-      SELECT journals.id, journals.user_id, journals.created_on,
-             journal_details.property, journal_details.prop_key, journal_details.old_value, journal_details.value
-      FROM journals INNER JOIN journal_details ON journal_details.journal_id = journals.id
-      WHERE journals.journalized_type = 'Issue' AND journals.journalized_id = ?
-        AND ((journal_details.property = 'attr' AND journal_details.prop_key IN (?))
-          OR (journal_details.property = 'cf' AND journal_details.prop_key IN (?)))
-      ORDER BY journals.id, journal_details.id
-    SQL
 
     # The statuses journals name (by id), so the service can tell them apart.
     def self.statuses_named_in(journals)
-      ids = journals.flat_map do |j|
+      principals_and_statuses(nil, [], {}, status_ids_named_in(journals)).last
+    end
+
+    def self.status_ids_named_in(journals)
+      journals.flat_map do |j|
         j['details'].select {|d| d['property'] == 'attr' && d['name'] == 'status_id' }.flat_map {|d| [d['old_value'], d['new_value']] }
       end.compact.map(&:to_i).uniq
-      return [] if ids.empty?
-
-      IssueStatus.where(id: ids).pluck(:id, :name).map {|id, name| {'id' => id, 'name' => name} }
     end
 
     # The users a gate request names (by id: the actor, the author, whoever
@@ -209,32 +203,55 @@ module RedmineInfoshare
     # (direct or through a group: Redmine gives group members their own
     # inherited member roles), which is what the service judges by. Not their
     # names: no rule's verdict names a person, and loading the users cost
-    # every save a query. One plain query for all their roles; a user with
-    # none gets Redmine's own answer (the built-in non-member role of a public
-    # project), from `known` users or loaded.
+    # every save a query. A user with none gets Redmine's own answer (the
+    # built-in non-member role of a public project), from `known` users or
+    # loaded.
     def self.principals(project, ids, known = {})
+      principals_and_statuses(project, ids, known, []).first
+    end
+
+    # `principals`, and the names of the statuses with `status_ids`, read
+    # with one plain query (a query a save costs, and building a relation
+    # cost more than the query: benchmarks/FINDINGS.md).
+    def self.principals_and_statuses(project, ids, known, status_ids)
       ids = ids.compact.uniq
-      return ids.map {|id| {'id' => id, 'roles' => []} } if !project || project.archived? || ids.empty?
+      with_roles = project && !project.archived? && ids.any?
+      rows = lookup_rows(with_roles ? project.id : nil, ids, status_ids)
+      statuses = rows.select {|kind, _, _| kind == 'status' }.map {|_, id, name| {'id' => id.to_i, 'name' => name} }
+      return [ids.map {|id| {'id' => id, 'roles' => []} }, statuses] unless with_roles
 
       roles = Hash.new {|h, k| h[k] = [] }
-      sql = MemberRole.sanitize_sql_array([MEMBER_ROLES_SQL, project.id, ids])
-      MemberRole.connection.select_rows(sql, 'InfoShare gate').each {|user_id, name| roles[user_id.to_i] << name }
+      rows.each {|kind, user_id, name| roles[user_id.to_i] << name if kind == 'role' }
       missing = ids - roles.keys - known.keys
       users = missing.empty? ? known : known.merge(Principal.where(id: missing).index_by(&:id))
-      ids.map do |id|
+      principals = ids.map do |id|
         names = if roles.key?(id) then roles[id]
                 elsif users[id].is_a?(User) then users[id].roles_for_project(project).map(&:name)
                 else []
                 end
         {'id' => id, 'roles' => names}
       end
+      [principals, statuses]
+    end
+
+    def self.lookup_rows(project_id, user_ids, status_ids)
+      parts = []
+      parts << MemberRole.sanitize_sql_array([MEMBER_ROLES_SQL, project_id, user_ids]) if project_id
+      parts << IssueStatus.sanitize_sql_array([STATUSES_SQL, status_ids]) if status_ids.any?
+      return [] if parts.empty?
+
+      MemberRole.connection.select_rows(parts.join(' UNION ALL '), 'InfoShare gate')
     end
 
     MEMBER_ROLES_SQL = <<~SQL.squish
-      SELECT DISTINCT members.user_id, roles.name
+      SELECT DISTINCT 'role', members.user_id, roles.name
       FROM member_roles INNER JOIN members ON members.id = member_roles.member_id
                         INNER JOIN roles ON roles.id = member_roles.role_id
       WHERE members.project_id = ? AND members.user_id IN (?)
+    SQL
+
+    STATUSES_SQL = <<~SQL.squish
+      SELECT 'status', issue_statuses.id, issue_statuses.name FROM issue_statuses WHERE issue_statuses.id IN (?)
     SQL
   end
 end
