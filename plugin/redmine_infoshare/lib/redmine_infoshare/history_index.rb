@@ -47,12 +47,15 @@ module RedmineInfoshare
       def rows(issue, field_ids, attributes)
         entry = lookup(issue.id, field_ids)
         told_of = [attributes, field_ids.empty? ? [''] : field_ids]
-        rows = if entry
-                 select(SINCE_SQL, *told_of, issue.id, entry.upto, *told_of, entry.told.empty? ? [0] : entry.told, issue.id)
-               else
-                 select(ALL_SQL, *told_of, issue.id, issue.id, issue.id)
-               end
-        [rows, read_from(issue.id, field_ids, entry, rows)]
+        if entry
+          rows = select(SINCE_SQL, *told_of, issue.id, entry.upto, *told_of, entry.told.empty? ? [0] : entry.told, issue.id)
+          return [rows, read_from(issue.id, field_ids, entry, rows)] if (entry.told - rows.map {|row| row[0].to_i }).empty?
+
+          # A journal told of is gone (deleted, or the database restored from
+          # an older copy): what this process remembers no longer holds.
+        end
+        rows = select(ALL_SQL, *told_of, issue.id, issue.id, issue.id)
+        [rows, read_from(issue.id, field_ids, nil, rows)]
       end
 
       # The save committed: what its read found, and its own journal.
