@@ -268,28 +268,15 @@ def _warm(bench: BenchStack, timed: "TimedUpdates", issues: list[int]) -> None:
         raise BenchError(f"the timed saves do not change request #{issue_id}: the text stayed as it was")
 
 
-def _gate_timing(bench: BenchStack, slot: str) -> dict[str, float]:
-    """What the gate has cost a twin's saves so far, as the shim counts it
-    inside Redmine (/infoshare/state.json)."""
-    r = requests.get(f"{bench.twin_url(slot)}/infoshare/state.json", headers={"X-Redmine-API-Key": bench.admin_key}, timeout=60)
-    r.raise_for_status()
-    return r.json()["shim"]["gate_timing"]
-
-
-def _history_remembered(bench: BenchStack, slot: str) -> int:
-    r = requests.get(f"{bench.twin_url(slot)}/infoshare/state.json", headers={"X-Redmine-API-Key": bench.admin_key}, timeout=60)
-    r.raise_for_status()
-    return r.json()["shim"]["history_remembered"]
-
-
-def _collector(bench: BenchStack) -> dict[str, tuple[int, float]]:
-    """Each twin's garbage collector so far: runs and milliseconds."""
+def _twin_states(bench: BenchStack) -> dict[str, dict[str, Any]]:
+    """Each twin's /infoshare/state.json: what the gate has cost its saves
+    so far as the shim counts it inside Redmine (`shim`), and its garbage
+    collector (`process`)."""
     found = {}
     for slot in bench.SLOTS:
         r = requests.get(f"{bench.twin_url(slot)}/infoshare/state.json", headers={"X-Redmine-API-Key": bench.admin_key}, timeout=60)
         r.raise_for_status()
-        process = r.json()["process"]
-        found[slot] = (process["gc_runs"], float(process["gc_ms"]))
+        found[slot] = r.json()
     return found
 
 
@@ -332,13 +319,14 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
         _warm(bench, timed, pool + long_pool)
         gate_slot = next((slot for slot, is_on in gated.items() if is_on), None)
         for label, issues in pools.items():
-            before, shim_before, gc_before = service_gate_seconds(bench), gate_slot and _gate_timing(bench, gate_slot), _collector(bench)
+            before, states_before = service_gate_seconds(bench), _twin_states(bench)
             times = _gate_rounds(bench, issues, rounds // (2 * GATE_SWAPS), timed, rng)
-            after, shim_after, gc_after = service_gate_seconds(bench), gate_slot and _gate_timing(bench, gate_slot), _collector(bench)
+            after, states_after = service_gate_seconds(bench), _twin_states(bench)
             for slot in bench.SLOTS:
                 side = "control" if gate_slot is None else "on" if slot == gate_slot else "off"
+                gc_before, gc_after = states_before[slot]["process"], states_after[slot]["process"]
                 runs, spent, saves = collected.get((label, side), [0, 0.0, 0])
-                collected[(label, side)] = [runs + gc_after[slot][0] - gc_before[slot][0], spent + gc_after[slot][1] - gc_before[slot][1],
+                collected[(label, side)] = [runs + gc_after["gc_runs"] - gc_before["gc_runs"], spent + float(gc_after["gc_ms"]) - float(gc_before["gc_ms"]),
                                             saves + len(times[slot])]
             if gate_slot is None:
                 for slot, t in times.items():
@@ -346,9 +334,10 @@ def gate(bench: BenchStack) -> Iterator[dict[str, Any]]:
                 continue
             if label == "20":
                 service_seconds, decided = service_seconds + after[0] - before[0], decided + after[1] - before[1]
+            shim_before, shim_after = states_before[gate_slot]["shim"], states_after[gate_slot]["shim"]
             for key in inside[label]:
-                inside[label][key] += shim_after[key] - shim_before[key]
-            remembered = max(remembered, _history_remembered(bench, gate_slot))
+                inside[label][key] += shim_after["gate_timing"][key] - shim_before["gate_timing"][key]
+            remembered = max(remembered, shim_after["history_remembered"])
             for slot, t in times.items():
                 (on if slot == gate_slot else off)[label].extend(t)
     bench.stop_twins()  # no other benchmark uses them

@@ -33,7 +33,7 @@ journals, user_ids, read = payload.stored_journals(issue, fields, limit)
 newest = issue.journals.reorder(:id).last
 # As after a save of this process's that committed (the usual case): the
 # history since then is read; the whole history only on a process's first save.
-index.remember(read, newest, payload::HISTORY_ATTRIBUTES)
+index.remember(read, newest)
 named = [actor.id, issue.author_id, *user_ids]
 proposed = payload.judged(issue, limit)
 body = gate.request_body(issue, actor, 'profile')
@@ -43,7 +43,7 @@ parts = {
   'stored journals, since this process last saved' => -> { payload.stored_journals(issue, fields, limit) },
   'stored journals, the whole history (a first save)' => lambda {
     index.forget_all
-    payload.stored_journals(issue, fields, limit).tap { index.remember(read, newest, payload::HISTORY_ATTRIBUTES) }
+    payload.stored_journals(issue, fields, limit).tap { index.remember(read, newest) }
   },
   'the roles of the people it names' => -> { payload.principals(issue.project, named, {actor.id => actor}) },
   'the issue as proposed' => -> { payload.judged(issue, limit) },

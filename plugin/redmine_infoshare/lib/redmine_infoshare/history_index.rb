@@ -34,8 +34,9 @@ module RedmineInfoshare
     # whose past the rules read.
     Entry = Struct.new(:fields, :upto, :told)
 
-    # What one save's read found, until the save commits.
-    Read = Struct.new(:issue_id, :fields, :upto, :told)
+    # What one save's read found, until the save commits (`attributes`: the
+    # issue's own attributes told of, with the fields).
+    Read = Struct.new(:issue_id, :fields, :attributes, :upto, :told)
 
     @lock = Mutex.new
     @entries = {}
@@ -49,23 +50,25 @@ module RedmineInfoshare
         told_of = [attributes, field_ids.empty? ? [''] : field_ids]
         if entry
           rows = select(SINCE_SQL, *told_of, issue.id, entry.upto, *told_of, entry.told.empty? ? [0] : entry.told, issue.id)
-          return [rows, read_from(issue.id, field_ids, entry, rows)] if (entry.told - rows.map {|row| row[0].to_i }).empty?
+          return [rows, read_from(issue.id, field_ids, attributes, entry, rows)] if (entry.told - rows.map {|row| row[0].to_i }).empty?
 
           # A journal told of is gone (deleted, or the database restored from
           # an older copy): what this process remembers no longer holds.
         end
         rows = select(ALL_SQL, *told_of, issue.id, issue.id, issue.id)
-        [rows, read_from(issue.id, field_ids, nil, rows)]
+        [rows, read_from(issue.id, field_ids, attributes, nil, rows)]
       end
 
-      # The save committed: what its read found, and its own journal.
-      def remember(read, journal, attributes)
+      # The save committed: what its read found, and its own journal (none
+      # when the save changed nothing).
+      def remember(read, journal)
         return unless read
 
+        journal = nil unless journal&.persisted?
         # No journal read and none written: the issue had none.
         upto = [read.upto, journal&.id, 0].compact.max
         told = read.told.dup
-        told << journal.id if journal && journal.details.any? {|d| told_of?(d.property, d.prop_key, read.fields, attributes) }
+        told << journal.id if journal && journal.details.any? {|d| told_of?(d.property, d.prop_key, read.fields, read.attributes) }
         @lock.synchronize do
           @entries.delete(read.issue_id)
           @entries[read.issue_id] = Entry.new(read.fields, upto, told.uniq.sort.freeze)
@@ -90,10 +93,10 @@ module RedmineInfoshare
         end
       end
 
-      def read_from(issue_id, field_ids, entry, rows)
+      def read_from(issue_id, field_ids, attributes, entry, rows)
         upto = [entry&.upto, *rows.map {|row| row[0].to_i }].compact.max
         told = rows.select {|row| row[3] }.map {|row| row[0].to_i }
-        Read.new(issue_id, field_ids, upto, ((entry ? entry.told : []) + told).uniq)
+        Read.new(issue_id, field_ids, attributes, upto, ((entry ? entry.told : []) + told).uniq)
       end
 
       def told_of?(property, prop_key, field_ids, attributes)

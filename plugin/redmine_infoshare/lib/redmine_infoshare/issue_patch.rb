@@ -69,7 +69,7 @@ module RedmineInfoshare
     def infoshare_remember_history
       read = @infoshare_history_read
       @infoshare_history_read = nil
-      HistoryIndex.remember(read, current_journal&.persisted? ? current_journal : nil, IssuePayload::HISTORY_ATTRIBUTES)
+      HistoryIndex.remember(read, current_journal)
     rescue StandardError => e
       Rails.logger.error("[infoshare] history of issue ##{id} not remembered: #{e.class}")
     end
