@@ -282,10 +282,19 @@ def _problem(ctx: Context, a: Approval) -> tuple[Problem | None, tuple[FieldKey,
     seen = recorded.after
     if not _has_share_decision(seen):
         return Problem.BEFORE_DECISION, ()
-    state = ctx.proposed
-    changed = tuple(k for k in APPROVED_FACTS if state.value(k) != seen.value(k))
-    changed += tuple(k for k in APPROVED_ONCE_SET if seen.is_set(k) and state.value(k) != seen.value(k))
+    changed = _changed_since_approval(ctx.proposed, seen, a.steps[a.recorded_index + 1 :])
     return (Problem.VOID, changed) if changed else (None, ())
+
+
+def _changed_since_approval(state: IssueState, seen: IssueState, later: tuple[Step, ...]) -> tuple[FieldKey, ...]:
+    """The approved facts changed after the approval (R-APPROVAL 4): by any
+    save since, not only as they now stand, so a fact changed and changed
+    back (a walk-round tried in a second) still voids it."""
+
+    def changed(key: FieldKey) -> bool:
+        return state.value(key) != seen.value(key) or any(_changed(step, key) for step in later)
+
+    return tuple(k for k in APPROVED_FACTS if changed(k)) + tuple(k for k in APPROVED_ONCE_SET if seen.is_set(k) and changed(k))
 
 
 def share_decision_recorder(ctx: Context) -> int | None:

@@ -156,6 +156,47 @@ def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
     assert breaches_of(live, issue_id) == [] and incidents_of(rest, issue_id) == []
 
 
+def test_a_fact_changed_and_changed_back_still_voids_the_approval(live, rest, redmine_web):
+    """The walk-round found on the stack: another practitioner changes the
+    requester's organisation and puts it back within a second, before the
+    service has seen the first save, then shares."""
+    since = a_minute_ago()
+    issue_id = approved(live, rest)
+    organisation = rest.field_value(rest.issue(issue_id), F.REQUESTER_ORGANISATION)
+    rest.update_issue("practitioner2", issue_id, {F.REQUESTER_ORGANISATION: "Elsewhere Ltd"})
+    rest.update_issue("practitioner2", issue_id, {F.REQUESTER_ORGANISATION: organisation})
+    # Refused by REST and in the web form, whether or not the worker has voided it yet.
+    message = refused(lambda: rest.update_issue("practitioner2", issue_id, share_values(today()), status=S.SHARED))
+    assert "Approval decision: " in message and "(R-APPROVAL)" in message and "Elsewhere" not in message
+    web = redmine_web("practitioner2")
+    values = {rest.field_ids[k]: v for k, v in share_values(today()).items()}
+    response = web.update_issue(issue_id, values, status_id=rest.status_ids[S.SHARED])
+    assert response.status_code == 200 and any("(R-APPROVAL)" in e for e in parse(response.text).errors)
+    issue = wait_for_issue(rest, issue_id, lambda i: i["status"]["name"] == "Awaiting approval", "the void approval sent back")
+    assert rest.field_value(issue, F.APPROVED_BY) in ("", None) and issue["assigned_to"]["name"] == "MASH managers"
+    live.settle()
+    live.cli("reconcile", "--since", since)
+    (note,) = [n for n in notes_of(rest, issue_id) if "[infoshare:approval-void-" in n]
+    assert "Requester organisation changed after it was given" in note and "Elsewhere" not in note
+    assert breaches_of(live, issue_id) == []
+
+    # The same walk-round behind the gate's back, shared in the same breath: the reconciler records it once.
+    hidden = approved(live, rest)
+    saves = [
+        {"values": {rest.config.names.field(F.REQUESTER_ORGANISATION): "Elsewhere Ltd"}},
+        {"values": {rest.config.names.field(F.REQUESTER_ORGANISATION): organisation}},
+        {"status": "Shared", "values": {rest.config.names.field(k): v for k, v in share_values(today()).items()}},
+    ]
+    live.instance.runner(SAVE_BEHIND_THE_GATE, env={"ISSUE_ID": str(hidden), "LOGIN": "practitioner2", "SAVES": json.dumps(saves)})
+    assert status_of(rest, hidden) == "Shared"
+    live.cli("reconcile", "--since", since)
+    live.settle()
+    live.cli("reconcile", "--since", since)
+    assert [(b["rule"], b["code"]) for b in breaches_of(live, hidden)] == [("R-APPROVAL", "approval_void")]
+    (incident,) = incidents_of(rest, hidden)
+    assert rest.field_value(incident, F.INCIDENT_TYPE) == "Shared without approval"
+
+
 def test_no_approval_before_a_decision_nor_of_a_decision_one_once_made(live, rest):
     issue_id = in_doubt_phone_request(rest, login="practitioner2")
     # Assessing, where the approval fields first appear (in Received they are not on the form, and Redmine ignores them).

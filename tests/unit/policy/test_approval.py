@@ -237,9 +237,25 @@ def test_shared_with_and_case_reference_may_be_filled_in_but_not_changed():
     assert approval.analyse(filled).valid
     changed = then(filled, (PRACTITIONER, s(S.APPROVED, **DECISION, approval_decision="Approved", shared_with="Someone else", case_reference="CR-1")))
     assert approval.analyse(changed).void_fields == (F.SHARED_WITH,)
-    # Flipped away and back: what is shared is what was approved.
+    # Flipped away and back: changed all the same (whether the service saw
+    # the save in between must not decide whether the approval counts).
     back = then(changed, (PRACTITIONER, s(S.APPROVED, **DECISION, approval_decision="Approved", shared_with="Dr A", case_reference="CR-1")))
-    assert approval.analyse(back).valid
+    assert approval.analyse(back).void_fields == (F.SHARED_WITH,)
+
+
+@pytest.mark.parametrize("fact, value", [(F.REQUESTER_ORGANISATION, "Elsewhere Ltd"), (F.RECIPIENT_ENTITLEMENT, "Confirmed"), (F.DECISION, "Share in part")])
+def test_a_fact_changed_and_changed_back_after_the_approval_still_voids_it(fact, value):
+    approved = approved_by(MANAGER, status=S.APPROVED)
+    away = then(approved, (PRACTITIONER, s(S.APPROVED, **{**DECISION, fact: value}, approval_decision="Approved")))
+    back = then(away, (PRACTITIONER, s(S.APPROVED, **DECISION, approval_decision="Approved")))
+    assert approval.analyse(back).void_fields == (fact,)
+    shared = then(back, (PRACTITIONER, s(S.SHARED, **DECISION, **SHARE_RECORD, approval_decision="Approved")))
+    assert codes(shared) == {("approval_decision", "approval_void")}
+    assert any(k.startswith("approval-void") for k in onces(approval.derive(back)))
+    # A manager's approval given after the change counts: only saves since it are read.
+    again = then(back, (BOT, s(S.AWAITING_APPROVAL, **DECISION)), (OTHER_MANAGER, s(S.AWAITING_APPROVAL, **DECISION, approval_decision="Approved")))
+    assert approval.analyse(again).valid
+    assert codes(then(again, (PRACTITIONER, s(S.SHARED, **DECISION, **SHARE_RECORD, approval_decision="Approved")))) == set()
 
 
 def test_a_fact_changed_while_approved_is_not_refused_but_sharing_on_the_void_approval_is():
