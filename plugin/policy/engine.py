@@ -47,6 +47,9 @@ def new_violations(ctx: Context) -> tuple[Violation, ...]:
     these only, so a note on a ticket already recorded as a breach is not
     refused, while no save can make a record worse."""
     found = violations(ctx)
+    if not found:
+        # Most saves break nothing: then there is nothing to compare.
+        return found
     before_ctx = ctx.for_previous()
     if before_ctx is None or before_ctx.proposed.tracker is None:
         return found
