@@ -6,6 +6,8 @@ Each bypass found when the product was tried is tried again here."""
 
 from __future__ import annotations
 
+import pytest
+
 import datetime as dt
 import json
 import zoneinfo
@@ -257,6 +259,7 @@ def local_minute(moment: dt.datetime) -> str:
     return moment.astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
 
 
+@pytest.mark.early
 def test_an_incident_a_person_logs_runs_to_its_ico_deadline(live, rest):
     aware = dt.datetime.now(LONDON).replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
     values = {F.INCIDENT_TYPE: "Complaint from the public", F.INCIDENT_SOURCE: "Member of the public", F.BECAME_AWARE_AT: local_minute(aware)}

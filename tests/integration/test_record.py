@@ -105,6 +105,7 @@ def test_a_share_with_loopholes_is_refused_until_each_is_closed(live, rest):
     assert shared["status"]["name"] == "Shared" and rest.field_value(shared, F.SHARED_BY) == "Priya Practitioner"
 
 
+@pytest.mark.early
 def test_the_sharer_is_reminded_each_working_day_until_it_is_confirmed_in_writing(live, rest):
     issue_id = letter(rest)
     rest.update_issue("practitioner1", issue_id, decision_values(), status=S.ASSESSING)

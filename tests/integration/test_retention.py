@@ -69,6 +69,7 @@ def reminders_on(rest, review_id: int) -> list[str]:
     return [n for n in notes(rest.issue(review_id)) if n.startswith("Reminder: this retention review")]
 
 
+@pytest.mark.early
 def test_a_closed_request_reaches_its_review_with_reminders_by_email(live, rest, smtp_sink):
     # Other tests close requests today too, so this one's review is picked out
     # by its relation, and counts are of its own notes.
