@@ -25,15 +25,17 @@ def _folder(item) -> str:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if _folder(item) in _FOLDER_MARKERS:
-            item.add_marker(_FOLDER_MARKERS[_folder(item)])
+        folder = _folder(item)
+        if folder in _FOLDER_MARKERS:
+            item.add_marker(_FOLDER_MARKERS[folder])
     # A test marked `early` runs a sweep as of a later day, which acts on
     # every request then due on the session's shared Redmine (a sweep costs
     # what is due): run first, while the session has created few, it takes
     # seconds instead of minutes. Each picks out its own requests by id.
-    early = [item for item in items if item.get_closest_marker("early")]
+    early, rest = [], []
+    for item in items:
+        (early if item.get_closest_marker("early") else rest).append(item)
     if early:
-        rest = [item for item in items if not item.get_closest_marker("early")]
         at = next((n for n, item in enumerate(rest) if _folder(item) == "integration"), len(rest))
         items[:] = rest[:at] + early + rest[at:]
 
