@@ -96,7 +96,7 @@ def worker(ctx: CommandContext, once: bool) -> None:
 
     config = ctx.config
     configure_logging(config.service.log_level)
-    inbox = build_services(config).inbox_worker()
+    inbox = build_services(config).inbox_worker(prompts_in_background=not once)
     if once:
         result = inbox.drain_all()
         click.echo(json.dumps(result.__dict__))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
+import threading
 import time
 from typing import Callable
 
@@ -27,6 +29,8 @@ from plugin.service.jobs.retention_reviews import RetentionReviews
 from plugin.service.judge import JobBusy, Judge, lease_guard
 from plugin.service.reconciler import Reconciler
 
+log = logging.getLogger("infoshare.inbox")
+
 
 @dataclasses.dataclass
 class Services:
@@ -46,38 +50,86 @@ class Services:
     def audit(self) -> AuditLog:
         return self.store.audit
 
-    def inbox_worker(self) -> InboxWorker:
+    def inbox_worker(self, *, prompts_in_background: bool = True) -> InboxWorker:
+        """`prompts_in_background` False for a worker that drains once and
+        exits: its prompted pass must end before it does."""
         inbox = self.config.inbox
         return InboxWorker(
             self.store,
             self.events.handle,
             max_attempts=inbox.max_attempts,
             keep_processed_days=inbox.keep_processed_days,
-            after_native=PromptedReconcile(self.reconciler),
+            after_native=PromptedReconcile(self.reconciler, in_background=prompts_in_background),
         )
 
 
 class PromptedReconcile:
     """A reconciler pass prompted by a Redmine 7 delivery, at most one every
     GAP_SECONDS (a burst of deliveries prompts one), skipped when a pass is
-    already running. A pass with nothing new costs one Redmine request."""
+    already running. A pass with nothing new costs one Redmine request.
+
+    In the background (a long-running worker) the pass runs on a thread of
+    its own, so the deliveries that come meanwhile are judged without waiting
+    for it, however much the pass has to read; a prompt within the gap is
+    kept and served when the gap ends. In the foreground (`worker --once`)
+    the pass runs before the prompt returns and one within the gap is left
+    to the periodic pass."""
 
     GAP_SECONDS = 5.0
 
-    def __init__(self, reconciler: Reconciler, monotonic: Callable[[], float] = time.monotonic):
+    def __init__(self, reconciler: Reconciler, monotonic: Callable[[], float] = time.monotonic, *, in_background: bool = False,
+                 sleep: Callable[[float], None] = time.sleep):
         self.reconciler = reconciler
         self.monotonic = monotonic
+        self.in_background = in_background
+        self.sleep = sleep
         self.last: float | None = None
+        self._changed = threading.Condition()
+        self._pending = False  # a prompt not yet served
+        self._running = False
+        self._thread: threading.Thread | None = None
 
     def __call__(self) -> None:
-        now = self.monotonic()
-        if self.last is not None and now - self.last < self.GAP_SECONDS:
+        if not self.in_background:
+            if self.last is None or self.monotonic() - self.last >= self.GAP_SECONDS:
+                self._run_pass()
             return
-        self.last = now
+        with self._changed:
+            self._pending = True
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._serve, name="prompted-reconcile", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every prompt so far has been served."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._pending and not self._running, timeout)
+
+    def _serve(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending)
+            if self.last is not None:
+                self.sleep(max(0.0, self.GAP_SECONDS - (self.monotonic() - self.last)))
+            with self._changed:
+                self._pending = False  # a prompt from here on wants another pass
+                self._running = True
+            try:
+                self._run_pass()
+            finally:
+                with self._changed:
+                    self._running = False
+                    self._changed.notify_all()
+
+    def _run_pass(self) -> None:
+        self.last = self.monotonic()
         try:
             self.reconciler.run()
         except JobBusy:
             pass  # the running pass looks at the same window
+        except Exception as exc:  # noqa: BLE001 - the periodic pass will look again
+            log.warning("prompted reconcile failed", extra={"error_type": type(exc).__name__})
 
 
 def disposal_recorder(audit: AuditLog):

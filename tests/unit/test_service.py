@@ -774,3 +774,38 @@ def test_each_batch_with_a_redmine7_delivery_prompts_one_reconciler_pass(redmine
     store.inbox.accept(native_event(first, redmine.edit(first, 10, notes="and again")))
     worker.drain()
     assert len(store.job_runs.list("reconcile")) == 2
+
+
+def test_a_prompted_pass_in_the_background_never_holds_up_the_deliveries(redmine, store):
+    """However long the prompted pass reads, the deliveries that come meanwhile
+    are judged; a prompt during the pass is served once, after the gap."""
+    import threading
+
+    from plugin.service.wiring import PromptedReconcile
+
+    services = assemble(CONFIG, redmine, store, executor=RedmineExecutor(redmine, CONFIG), clock=lambda: NOW)
+    worker = services.inbox_worker()
+    assert worker.after_native.in_background and not services.inbox_worker(prompts_in_background=False).after_native.in_background
+    clock = {"t": 100.0}
+    release, passes = threading.Event(), []
+
+    class SlowReconciler:
+        def run(self):
+            passes.append(clock["t"])
+            assert release.wait(10)
+
+    def sleep(seconds: float) -> None:
+        clock["t"] += seconds
+
+    worker.after_native = prompt = PromptedReconcile(SlowReconciler(), monotonic=lambda: clock["t"], in_background=True, sleep=sleep)
+    first = redmine.create(dict(INTAKE))
+    store.inbox.accept(native_event(first, type=EventType.ISSUE_CREATED))
+    assert worker.drain().native == 1
+    second = redmine.create(dict(INTAKE))
+    store.inbox.accept(native_event(second, type=EventType.ISSUE_CREATED))
+    assert worker.drain().processed == 1  # while the first pass still reads
+    assert store.judged.last(second) is not None
+    assert not prompt.wait_idle(0.05)
+    release.set()
+    assert prompt.wait_idle(5)
+    assert len(passes) == 2 and passes[1] - passes[0] >= prompt.GAP_SECONDS
