@@ -86,6 +86,7 @@ def test_response_due_follows_logging_and_urgency_and_a_red_request_is_noted_to_
     assert issue["due_date"] == red_due.date().isoformat() and issue["start_date"] == logged.astimezone(LONDON).date().isoformat()
 
 
+@pytest.mark.early
 def test_an_unanswered_request_is_noted_when_overdue_then_reminded_on_working_days_only(live, rest):
     with live.paused_scheduler():  # the sweeps here are the test's, at the moments it names
         late, answered = letter(rest, "Amber"), letter(rest, "Amber")
@@ -125,6 +126,7 @@ def test_an_unanswered_request_is_noted_when_overdue_then_reminded_on_working_da
         assert not notes_with(rest, answered, "Response overdue") and not notes_with(rest, answered, "still not answered")
 
 
+@pytest.mark.early
 def test_a_request_waiting_for_approval_too_long_reminds_the_approvers_each_working_day(live, rest):
     with live.paused_scheduler():
         issue_id = letter(rest, "Red")
@@ -179,6 +181,7 @@ def test_the_report_shows_the_share_answered_within_target_by_urgency(live, rest
     assert "Answered within target" in html and "<td>Green</td><td>3</td><td>2</td><td>1</td><td>50.0</td><td>33.0</td><td>1</td>" in html
 
 
+@pytest.mark.early
 @pytest.mark.parametrize("urgency", ["Amber"])
 def test_a_request_logged_while_the_service_was_down_gets_its_response_due_from_the_sweep(live, rest, urgency):
     with live.paused_scheduler():
