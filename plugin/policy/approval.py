@@ -343,7 +343,7 @@ def _recording_checks(ctx: Context, a: Approval) -> list[Violation]:
     return []
 
 
-def _problem_message(ctx: Context, a: Approval, status: str) -> tuple[str, str]:
+def _problem_message(ctx: Context, a: Approval, status: str, entering: bool) -> tuple[str, str]:
     """The violation's code and what to do, for an approval that does not count."""
     role = _approver_role(ctx)
     if a.problem is Problem.MISSING:
@@ -356,6 +356,15 @@ def _problem_message(ctx: Context, a: Approval, status: str) -> tuple[str, str]:
         )
     if a.problem is Problem.BEFORE_DECISION:
         return "approval_before_decision", f"the approval was recorded before the share decision; a {role} must approve the decision as it now stands"
+    if a.problem is Problem.VOID and not entering and ctx.proposed.status is S.SHARED:
+        # Already shared: no new approval can cover what was disclosed.
+        it, records = ("it", "records") if len(a.void_fields) == 1 else ("them", "record")
+        return (
+            "approval_void",
+            f"{_field_list(ctx, a.void_fields)} cannot be changed now that the request is {status}: the approval was given on "
+            f"{it} and {'it' if it == 'it' else 'they'} {records} what was disclosed; put {it} back as {'it was' if it == 'it' else 'they were'} "
+            "and write any correction in a note",
+        )
     if a.problem is Problem.VOID:
         return (
             "approval_void",
@@ -384,7 +393,7 @@ def check(ctx: Context) -> list[Violation]:
         # A fact changed while Approved: not refused, but the approval is
         # void and the service puts the request back to the managers.
         return out
-    code, what = _problem_message(ctx, a, ctx.status_name(state.status))
+    code, what = _problem_message(ctx, a, ctx.status_name(state.status), entering)
     out.append(_v(ctx, F.APPROVAL_DECISION, code, what))
     return out
 

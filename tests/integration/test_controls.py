@@ -154,6 +154,10 @@ def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
     assert status_of(rest, issue_id) == "Shared"
     assert rest.field_value(rest.issue(issue_id), F.APPROVED_BY) == "Mark Manager"
     live.settle()
+    # Once Shared, the facts are the record of the disclosure: a correction is refused, saying so.
+    message = refused(lambda: rest.update_issue("practitioner1", issue_id, {F.REQUESTER_ORGANISATION: "Another body"}))
+    assert "Requester organisation cannot be changed now that the request is Shared" in message and "write any correction in a note" in message
+    assert "Another body" not in message
     live.cli("reconcile", "--since", since)
     assert breaches_of(live, issue_id) == [] and incidents_of(rest, issue_id) == []
 

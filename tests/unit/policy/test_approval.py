@@ -270,6 +270,17 @@ def test_a_fact_changed_while_approved_is_not_refused_but_sharing_on_the_void_ap
         "a MASH manager must approve the request again before it can be Shared (R-APPROVAL)."
     )
     assert "01632" not in v.message
+    # Once Shared, a fact changed is refused as the record of the disclosure, not as wanting a new approval.
+    done = then(approved, (PRACTITIONER, s(S.SHARED, **DECISION, **SHARE_RECORD, approval_decision="Approved")))
+    assert approval.check(done) == []
+    corrected = then(done, (PRACTITIONER, s(S.SHARED, **{**DECISION, F.REQUESTER_PHONE: "01632 960999"}, **SHARE_RECORD, approval_decision="Approved")))
+    (v,) = approval.check(corrected)
+    assert (v.code, v.message) == ("approval_void", (
+        "Approval decision: Requester phone cannot be changed now that the request is Shared: the approval was given on it and it "
+        "records what was disclosed; put it back as it was and write any correction in a note (R-APPROVAL)."
+    ))
+    both = then(done, (PRACTITIONER, s(S.SHARED, **{**DECISION, F.REQUESTER_PHONE: "x", F.REQUESTER_NAME: "y"}, **SHARE_RECORD, approval_decision="Approved")))
+    assert "cannot be changed now that the request is Shared: the approval was given on them and they record what was disclosed; put them back as they were" in approval.check(both)[0].message
     # Entering Approved by hand on a void approval is refused too.
     entered = then(then(approved_by(MANAGER), (PRACTITIONER, s(S.AWAITING_APPROVAL, **{**DECISION, F.REQUESTER_PHONE: "x"}, approval_decision="Approved"))),
                    (OTHER_MANAGER, s(S.APPROVED, **{**DECISION, F.REQUESTER_PHONE: "x"}, approval_decision="Approved")))
