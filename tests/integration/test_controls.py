@@ -203,6 +203,20 @@ def test_a_fact_changed_and_changed_back_still_voids_the_approval(live, rest, re
     assert rest.field_value(incident, F.INCIDENT_TYPE) == "Shared without approval"
 
 
+def test_a_megabyte_pasted_into_an_approved_fact_and_taken_out_still_voids_the_approval(live, rest):
+    """The flip with a huge value: the question tells long texts by digest,
+    which must still show the change and the change back."""
+    issue_id = approved(live, rest)
+    asked = rest.field_value(rest.issue(issue_id), F.INFORMATION_REQUESTED)
+    rest.update_issue("practitioner2", issue_id, {F.INFORMATION_REQUESTED: asked + " " + "pasted by mistake " * 62_000})
+    rest.update_issue("practitioner2", issue_id, {F.INFORMATION_REQUESTED: asked})
+    message = refused(lambda: rest.update_issue("practitioner2", issue_id, share_values(today()), status=S.SHARED))
+    assert "the approval no longer counts because Information requested changed after it was given" in message
+    assert "pasted" not in message and "could not check" not in message
+    issue = wait_for_issue(rest, issue_id, lambda i: i["status"]["name"] == "Awaiting approval", "the void approval sent back")
+    assert rest.field_value(issue, F.APPROVED_BY) in ("", None)
+
+
 def test_no_approval_before_a_decision_nor_of_a_decision_one_once_made(live, rest):
     issue_id = in_doubt_phone_request(rest, login="practitioner2")
     # Assessing, where the approval fields first appear (in Received they are not on the form, and Redmine ignores them).
