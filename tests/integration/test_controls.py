@@ -158,6 +158,9 @@ def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
     message = refused(lambda: rest.update_issue("practitioner1", issue_id, {F.REQUESTER_ORGANISATION: "Another body"}))
     assert "Requester organisation cannot be changed now that the request is Shared" in message and "write any correction in a note" in message
     assert "Another body" not in message
+    response = web.update_issue(issue_id, {rest.field_ids[F.REQUESTER_ORGANISATION]: "Another body"})
+    assert response.status_code == 200 and any("cannot be changed now that the request is Shared" in e for e in parse(response.text).errors)
+    assert rest.field_value(rest.issue(issue_id), F.REQUESTER_ORGANISATION) != "Another body"
     live.cli("reconcile", "--since", since)
     assert breaches_of(live, issue_id) == [] and incidents_of(rest, issue_id) == []
 
