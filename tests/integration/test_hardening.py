@@ -5,7 +5,9 @@ found, then shown to hold."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -74,8 +76,10 @@ def test_one_ticket_redmine_refuses_does_not_blind_the_reconciler(live, rest):
     live.cli("reconcile")
     assert has_note(rest, later, "breach-")
     # Once Redmine takes the update again, the retry clears the problem.
-    with live.paused_scheduler():
-        live.instance.runner(SUPPORT / "unbreak_consent_date.rb", env={"ISSUE_ID": str(broken)})
+    with live.paused_scheduler(), contextlib.closing(sqlite3.connect(live.instance.db_path, timeout=30)) as db, db:
+        # Its Consent date emptied behind Redmine's back, as requests_behind_the_gate.rb broke it.
+        db.execute("UPDATE custom_values SET value = '' WHERE customized_type = 'Issue' AND customized_id = ? AND custom_field_id = "
+                   "(SELECT id FROM custom_fields WHERE name = 'Consent date')", (broken,))
     time.sleep(3)  # the first pause before a retry
     live.cli("reconcile")
     assert has_note(rest, broken, "breach-")
