@@ -358,12 +358,11 @@ def _problem_message(ctx: Context, a: Approval, status: str, entering: bool) -> 
         return "approval_before_decision", f"the approval was recorded before the share decision; a {role} must approve the decision as it now stands"
     if a.problem is Problem.VOID and not entering and ctx.proposed.status is S.SHARED:
         # Already shared: no new approval can cover what was disclosed.
-        it, records = ("it", "records") if len(a.void_fields) == 1 else ("them", "record")
+        them, they_record, they_were = ("it", "it records", "it was") if len(a.void_fields) == 1 else ("them", "they record", "they were")
         return (
             "approval_void",
             f"{_field_list(ctx, a.void_fields)} cannot be changed now that the request is {status}: the approval was given on "
-            f"{it} and {'it' if it == 'it' else 'they'} {records} what was disclosed; put {it} back as {'it was' if it == 'it' else 'they were'} "
-            "and write any correction in a note",
+            f"{them} and {they_record} what was disclosed; put {them} back as {they_were} and write any correction in a note",
         )
     if a.problem is Problem.VOID:
         return (
