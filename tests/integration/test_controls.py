@@ -206,6 +206,31 @@ def test_a_fact_changed_and_changed_back_still_voids_the_approval(live, rest, re
     assert rest.field_value(incident, F.INCIDENT_TYPE) == "Shared without approval"
 
 
+def test_a_correction_made_behind_the_gate_after_sharing_is_recorded_once(live, rest):
+    """The gate refuses a change to a fact once the request is Shared; one
+    saved where the gate cannot see it (without Redmine's validations, as
+    with the service away) is found by the reconciler, and recorded once
+    however often it runs."""
+    since = a_minute_ago()
+    issue_id = approved(live, rest)
+    rest.update_issue("practitioner1", issue_id, share_values(today()), status=S.SHARED)
+    assert status_of(rest, issue_id) == "Shared"
+    live.settle()
+    changed = {rest.config.names.field(F.REQUESTER_ORGANISATION): "Another body"}
+    live.instance.runner(SAVE_BEHIND_THE_GATE, env={"ISSUE_ID": str(issue_id), "LOGIN": "practitioner2", "VALUES": json.dumps(changed)})
+    live.cli("reconcile", "--since", since)
+    live.settle()
+    noted = [n for n in notes_of(rest, issue_id) if "[infoshare:" in n]
+    for _ in range(2):
+        live.cli("reconcile", "--since", since)
+        live.settle()
+    assert [(b["rule"], b["field"], b["code"]) for b in breaches_of(live, issue_id)] == [("R-APPROVAL", "approval_decision", "approval_void")]
+    assert [n for n in notes_of(rest, issue_id) if "[infoshare:" in n] == noted
+    (note,) = [n for n in noted if "[infoshare:breach-" in n]
+    assert "Requester organisation cannot be changed now that the request is Shared" in note and "Another body" not in note
+    assert status_of(rest, issue_id) == "Shared"
+
+
 def test_a_megabyte_pasted_into_an_approved_fact_and_taken_out_still_voids_the_approval(live, rest):
     """The flip with a huge value: the question tells long texts by digest,
     which must still show the change and the change back."""
