@@ -17,7 +17,7 @@ from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FieldKey
 from tests.support.dates import a_minute_ago
 from tests.support.dates import iso_today as today
-from tests.support.flows import has_note, in_doubt_phone_request, incidents_of, notes_of, refused, route, status_of, wait_for_issue
+from tests.support.flows import has_note, in_doubt_phone_request, incidents_of, notes_of, refused, route, service_notes, status_of, wait_for_issue
 from tests.support.rest import decision_values, share_values
 from tests.support.waiting import wait_until
 from tests.support.webform import parse
@@ -126,7 +126,7 @@ def test_an_approval_holds_only_for_the_facts_it_saw(live, rest, redmine_web):
     issue = wait_for_issue(rest, issue_id, lambda i: i["status"]["name"] == "Awaiting approval", "the void approval sent back")
     assert issue["assigned_to"]["name"] == "MASH managers"
     assert rest.field_value(issue, F.APPROVED_BY) in ("", None) and rest.field_value(issue, F.APPROVAL_DECISION) in ("", None)
-    (note,) = [n for n in notes_of(rest, issue_id) if "[infoshare:approval-void-" in n]
+    (note,) = service_notes(rest, issue_id, "approval-void-")
     assert "Requester phone changed after it was given" in note and "960999" not in note
     live.settle()
 
@@ -185,7 +185,7 @@ def test_a_fact_changed_and_changed_back_still_voids_the_approval(live, rest, re
     assert rest.field_value(issue, F.APPROVED_BY) in ("", None) and issue["assigned_to"]["name"] == "MASH managers"
     live.settle()
     live.cli("reconcile", "--since", since)
-    (note,) = [n for n in notes_of(rest, issue_id) if "[infoshare:approval-void-" in n]
+    (note,) = service_notes(rest, issue_id, "approval-void-")
     assert "Requester organisation changed after it was given" in note and "Elsewhere" not in note
     assert breaches_of(live, issue_id) == []
 
@@ -220,13 +220,13 @@ def test_a_correction_made_behind_the_gate_after_sharing_is_recorded_once(live, 
     live.instance.runner(SAVE_BEHIND_THE_GATE, env={"ISSUE_ID": str(issue_id), "LOGIN": "practitioner2", "VALUES": json.dumps(changed)})
     live.cli("reconcile", "--since", since)
     live.settle()
-    noted = [n for n in notes_of(rest, issue_id) if "[infoshare:" in n]
+    noted = service_notes(rest, issue_id)
     for _ in range(2):
         live.cli("reconcile", "--since", since)
         live.settle()
     assert [(b["rule"], b["field"], b["code"]) for b in breaches_of(live, issue_id)] == [("R-APPROVAL", "approval_decision", "approval_void")]
-    assert [n for n in notes_of(rest, issue_id) if "[infoshare:" in n] == noted
-    (note,) = [n for n in noted if "[infoshare:breach-" in n]
+    assert service_notes(rest, issue_id) == noted
+    (note,) = service_notes(rest, issue_id, "breach-")
     assert "Requester organisation cannot be changed now that the request is Shared" in note and "Another body" not in note
     assert status_of(rest, issue_id) == "Shared"
 

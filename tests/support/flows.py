@@ -41,8 +41,13 @@ def notes_of(rest, issue_id) -> list[str]:
     return [j.get("notes") or "" for j in rest.issue(issue_id)["journals"]]
 
 
+def service_notes(rest, issue_id, marker: str = "") -> list[str]:
+    """The service's notes on the issue (each ends with its [infoshare:...] mark), in order."""
+    return [n for n in notes_of(rest, issue_id) if f"[infoshare:{marker}" in n]
+
+
 def has_note(rest, issue_id, marker: str) -> bool:
-    return any(f"[infoshare:{marker}" in n for n in notes_of(rest, issue_id))
+    return bool(service_notes(rest, issue_id, marker))
 
 
 def in_doubt_phone_request(rest, login="practitioner1", subject="Approval test", **overrides) -> int:
