@@ -272,7 +272,7 @@ def timeliness_run(ctx: CommandContext, now: str | None, dry_run: bool) -> None:
     report = _run_job(lambda: services.timeliness.run(_moment(now, ctx.config)))
     verb = "would post" if dry_run else "posted"
     click.echo(
-        f"{report.checked} request(s) due a look: {verb} {len(report.overdue)} overdue note(s), "
+        f"{report.checked} request(s) due a look ({report.asleep} more unchanged and not due yet): {verb} {len(report.overdue)} overdue note(s), "
         f"{len(report.overdue_reminders)} overdue reminder(s), {len(report.approval_waits)} approval-wait reminder(s); "
         f"{report.unconfirmed} share(s) not confirmed in writing: {len(report.confirmation_reminders)} reminder(s); "
         f"{report.redmine_requests} Redmine request(s)."

@@ -351,6 +351,18 @@ class Context:
     def local_date(self, moment: dt.datetime) -> dt.date:
         return moment.astimezone(zoneinfo.ZoneInfo(self.config.calendar.timezone)).date()
 
+    @property
+    def tomorrow_starts(self) -> dt.datetime:
+        """Midnight at the end of today in the configured time zone, in UTC:
+        when a note keyed by the day can next fall due."""
+        zone = zoneinfo.ZoneInfo(self.config.calendar.timezone)
+        return dt.datetime.combine(self.today + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.timezone.utc)
+
+    def first_due(self, threshold: dt.datetime) -> dt.datetime:
+        """When a note that first falls due at `threshold`, then once a day,
+        is next due: the threshold while it is ahead, else tomorrow."""
+        return threshold if threshold > self.now else self.tomorrow_starts
+
     def field_name(self, key: FieldKey) -> str:
         return self.config.names.field(key)
 

@@ -101,19 +101,22 @@ def shared_by(ctx: Context) -> Step | None:
     return None
 
 
+def _confirmation_pending(ctx: Context) -> bool:
+    """Whether a share's written confirmation is awaited, with reminders on."""
+    state = ctx.proposed
+    return (
+        ctx.config.share.written_confirmation_reminders
+        and not state.is_set(F.CONFIRMED_IN_WRITING_ON)
+        and state.date(F.SHARED_ON) is not None
+    )
+
+
 def _confirmation_reminder(ctx: Context, sharer: Step) -> list:
     """Each working day after the share until the written confirmation is
     recorded, one note for the sharer (who is made a watcher, so Redmine
     tells them)."""
-    state = ctx.proposed
-    shared_on = state.date(F.SHARED_ON)
-    if (
-        not ctx.config.share.written_confirmation_reminders
-        or state.is_set(F.CONFIRMED_IN_WRITING_ON)
-        or shared_on is None
-        or ctx.today <= shared_on
-        or not ctx.calendar.is_working_day(ctx.today)
-    ):
+    shared_on = ctx.proposed.date(F.SHARED_ON)
+    if not _confirmation_pending(ctx) or ctx.today <= shared_on or not ctx.calendar.is_working_day(ctx.today):
         return []
     return [
         Once(
@@ -125,6 +128,14 @@ def _confirmation_reminder(ctx: Context, sharer: Step) -> list:
             milestone=Milestone.CONFIRMATION_REMINDER,
         )
     ]
+
+
+def next_due(ctx: Context) -> dt.datetime | None:
+    """The first moment after now at which the clock alone can make `derive`
+    call for a reminder: the start of the next day while the written
+    confirmation is awaited (a reminder a working day), else None."""
+    pending = ctx.proposed.status is StatusKey.SHARED and shared_by(ctx) is not None and _confirmation_pending(ctx)
+    return ctx.tomorrow_starts if pending else None
 
 
 def derive(ctx: Context) -> list:

@@ -203,6 +203,23 @@ def _approval_wait(ctx: Context, level: Urgency) -> list:
     ]
 
 
+def next_due(ctx: Context) -> dt.datetime | None:
+    """The first moment after now at which the clock alone can make `derive`
+    call for a note this request has not had: its Response due while it is
+    unanswered, the end of its approval wait while it waits, and once those
+    have passed the start of each day (each reminder is a note a day). None
+    when nothing here runs on the clock. The sweep leaves a request that has
+    not changed alone until then."""
+    due, level = response_due(ctx), urgency_of(ctx)
+    if due is None or level is None:
+        return None
+    moments = [] if is_answered(ctx) else [ctx.first_due(due)]
+    since = awaiting_approval_since(ctx)
+    if since is not None:
+        moments.append(ctx.first_due(ctx.calendar.add_target(since, ctx.config.urgency.approval_waits[level])))
+    return min(moments, default=None)
+
+
 def derive(ctx: Context) -> list:
     due, level = response_due(ctx), urgency_of(ctx)
     if due is None or level is None:

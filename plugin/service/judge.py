@@ -69,6 +69,13 @@ class IssueCheck:
         return ", ".join(parts)
 
 
+@dataclasses.dataclass
+class ActedOnCurrent:
+    outcomes: list[ActionOutcome]
+    issue: dict[str, Any] | None
+    context: Context | None
+
+
 def reached(outcomes: list[ActionOutcome], milestone: Milestone) -> bool:
     """Whether the applied actions include a `Once` standing for `milestone`."""
     return any(isinstance(o.action, Once) and o.action.milestone is milestone and o.status == "applied" for o in outcomes)
@@ -272,12 +279,18 @@ class Judge:
     def act_on_current(self, ref: dict[str, Any], now: dt.datetime, source: str) -> list[ActionOutcome]:
         """Evaluate an issue as it is now and apply what it calls for (the
         timer jobs: the clock, not a save, is what changed)."""
+        return self.acted_on_current(ref, now, source).outcomes
+
+    def acted_on_current(self, ref: dict[str, Any], now: dt.datetime, source: str) -> "ActedOnCurrent":
+        """`act_on_current`, with the issue as read and the context it was
+        judged in (None when the issue is gone)."""
         with self.leases.hold(f"issue:{ref['id']}"):
             issue = self.redmine.issue(ref["id"])
             if issue is None:
-                return []
-            verdict = engine.evaluate(self.current_context(issue, now))
-            return self.act(issue, list(verdict.actions), source, verdict.violations)
+                return ActedOnCurrent([], None, None)
+            ctx = self.current_context(issue, now)
+            verdict = engine.evaluate(ctx)
+            return ActedOnCurrent(self.act(issue, list(verdict.actions), source, verdict.violations), issue, ctx)
 
     def act(self, issue: dict[str, Any], actions: list[Action], source: str, violations: tuple[Violation, ...] = ()) -> list[ActionOutcome]:
         """Apply actions through the executor and audit what was done."""

@@ -17,6 +17,7 @@ import sqlite3
 import zoneinfo
 
 import pytest
+import sqlalchemy as sa
 
 from plugin.domain.calendar import WorkingCalendar
 from plugin.domain.names import StatusKey
@@ -190,3 +191,35 @@ def test_a_request_logged_while_the_service_was_down_gets_its_response_due_from_
         sweep(live, "2026-07-06 11:05")
         issue = rest.issue(issue_id)
         assert rest.field_value(issue, F.RESPONSE_DUE) == "2026-07-07 11:00" and issue["due_date"] == "2026-07-07"
+
+
+def test_the_sweep_reads_a_waiting_request_again_only_when_it_changes_or_its_wait_ends(live, rest):
+    """Cost what is due: once judged, a request in Awaiting approval is left
+    alone by later sweeps until a person saves it or its wait ends (the
+    store's sweep_wakes), then reminded as before."""
+    with live.paused_scheduler():
+        issue_id = letter(rest, "Red")
+        rest.update_issue("practitioner1", issue_id, decision_values(), status=S.AWAITING_APPROVAL)
+        entered = next(j for j in rest.issue(issue_id)["journals"] if any(d.get("name") == "status_id" for d in j["details"]))
+        entered_at = dt.datetime.fromisoformat(entered["created_on"].replace("Z", "+00:00"))
+        waited = WorkingCalendar(live.config().calendar).add_working_time(entered_at, dt.timedelta(hours=1))
+        before = [(waited - dt.timedelta(minutes=m)).astimezone(LONDON).strftime("%Y-%m-%d %H:%M") for m in (40, 30, 20, 10)]
+        after = (waited + dt.timedelta(seconds=59)).astimezone(LONDON).strftime("%Y-%m-%d %H:%M")
+        reminded = f"#{issue_id}: waiting for approval too long; the approvers were reminded"
+
+        def judged_at():
+            with live.store().engine.connect() as conn:
+                return conn.execute(sa.text("SELECT judged_at FROM sweep_wakes WHERE issue_id = :i"), {"i": issue_id}).scalar_one()
+
+        # The first sweep writes its Response due and the Red note, which
+        # moves the request's version: the next reads it once more.
+        assert reminded not in sweep(live, before[0]) + sweep(live, before[1])
+        assert live.store().wakes.get("timeliness", issue_id).wake_at == waited
+        judged = judged_at()
+        assert "unchanged and not due yet" in sweep(live, before[2])
+        assert judged_at() == judged  # not read: the row is as the last read left it
+        rest.update_issue("practitioner2", issue_id, notes="Manager chased by phone")  # a person's save wakes it
+        sweep(live, before[3])
+        assert judged_at() != judged
+        assert reminded in sweep(live, after)
+        assert len(notes_with(rest, issue_id, "has waited for approval since")) == 1

@@ -7,10 +7,12 @@ import datetime as dt
 
 import pytest
 
+from plugin.adapters.store.wakes import Wake
 from plugin.domain.names import StatusKey as S
 from plugin.domain.record import FieldKey as F
 from plugin.service.executor import RedmineExecutor
 from plugin.service.wiring import assemble
+from tests.unit.conftest import make_config
 from tests.unit.fakes import FakeRedmine
 from tests.unit.policy.helpers import CONFIG, INTAKE
 
@@ -87,3 +89,99 @@ def test_a_request_due_later_today_is_not_read_until_it_is_due(redmine, store):
     redmine.reads = 0
     report = services(redmine, store, monday_morning).timeliness.run(monday_morning)
     assert report.checked == 0 and redmine.reads == 4  # the four lists only
+
+
+def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, day, hour, minute, tzinfo=dt.timezone.utc)
+
+
+def test_a_request_reminded_today_is_left_alone_until_tomorrow_unless_it_changes(redmine, store):
+    late = logged(redmine, store)
+    assert services(redmine, store, MONDAY_EVENING).timeliness.run(MONDAY_EVENING).overdue == [late]
+    # The note moved the request's version: one more read, and nothing posted.
+    second = services(redmine, store, at(23, 17, 35)).timeliness.run(at(23, 17, 35))
+    assert second.checked == 1 and second.overdue_reminders == []
+    redmine.reads = 0
+    third = services(redmine, store, at(23, 17, 40)).timeliness.run(at(23, 17, 40))
+    assert (third.checked, third.asleep, redmine.reads) == (0, 1, 4)  # the four lists only
+    redmine.edit(late, 10, notes="Chased the school")  # a person's save: read again
+    assert services(redmine, store, at(23, 18)).timeliness.run(at(23, 18)).checked == 1
+    tuesday = services(redmine, store, at(24, 0, 5)).timeliness.run(at(24, 0, 5))  # midnight in London: a new day
+    assert tuesday.checked == 1 and tuesday.overdue_reminders == [late]
+    assert store.wakes.get("timeliness", late).wake_at == at(25, 0)
+
+
+def test_a_request_waiting_for_approval_is_read_again_when_its_wait_ends(redmine, store):
+    waiting = logged(redmine, store, urgency="Red")
+    redmine.edit(waiting, 10, status=S.AWAITING_APPROVAL)  # Saturday: the hour of waiting is Monday 09:00 to 10:00
+    early = services(redmine, store, at(23, 9, 30)).timeliness.run(at(23, 9, 30))
+    assert early.checked == 1 and early.approval_waits == []
+    assert store.wakes.get("timeliness", waiting).wake_at == at(23, 10)
+    assert services(redmine, store, at(23, 9, 59)).timeliness.run(at(23, 9, 59)).checked == 0
+    assert services(redmine, store, at(23, 10, 0)).timeliness.run(at(23, 10, 0)).approval_waits == [waiting]
+
+
+def test_a_status_change_in_the_second_the_request_was_read_is_not_missed(redmine, store):
+    waiting = logged(redmine, store, urgency="Red")
+    services(redmine, store, at(23, 9, 30)).timeliness.run(at(23, 9, 30))  # read at Received: overdue, asleep till midnight
+    services(redmine, store, at(23, 9, 31)).timeliness.run(at(23, 9, 31))
+    stamp = redmine.issues[waiting]["updated_on"]
+    redmine.edit(waiting, 10, status=S.AWAITING_APPROVAL)
+    redmine.issues[waiting]["updated_on"] = stamp  # Redmine's updated_on counts whole seconds
+    later = services(redmine, store, at(23, 11)).timeliness.run(at(23, 11))
+    assert later.approval_waits == [waiting]
+
+
+def test_a_changed_wait_or_an_open_problem_makes_a_request_be_read_again(redmine, store):
+    waiting = logged(redmine, store, urgency="Amber")
+    redmine.edit(waiting, 10, status=S.AWAITING_APPROVAL)
+    for minute in (0, 1):
+        services(redmine, store, at(23, 9, minute)).timeliness.run(at(23, 9, minute))  # Amber waits 4 working hours: till 13:00
+    assert services(redmine, store, at(23, 9, 2)).timeliness.run(at(23, 9, 2)).checked == 0
+    shorter = make_config(urgency={"approval_waits": {"Red": "1 working hour", "Amber": "1 working hour", "Green": "1 working day"}})
+    now = at(23, 10, 30)
+    report = assemble(shorter, redmine, store, executor=RedmineExecutor(redmine, shorter), clock=lambda: now, echo=lambda _: None).timeliness.run(now)
+    assert report.approval_waits == [waiting]
+    store.problems.record("timeliness", waiting, "HTTPError 422", lambda _: 60, now=at(23, 10, 31))
+    assert services(redmine, store, at(23, 10, 32)).timeliness.run(at(23, 10, 32)).checked == 1
+
+
+def test_a_dry_run_or_a_run_told_it_is_later_puts_no_request_to_sleep(redmine, store):
+    late = logged(redmine, store)
+    for run in range(2):
+        services(redmine, store, MONDAY_EVENING, dry_run=True).timeliness.run(MONDAY_EVENING)
+    assert store.wakes.get("timeliness", late) is None
+    wednesday = at(25, 12)
+    for minute in (0, 1):
+        services(redmine, store, wednesday + dt.timedelta(minutes=minute)).timeliness.run(wednesday + dt.timedelta(minutes=minute))
+    assert store.wakes.get("timeliness", late).wake_at == at(26, 0)
+    # Judged "on Wednesday", the request says nothing of Monday: it is read.
+    assert services(redmine, store, MONDAY_EVENING).timeliness.run(MONDAY_EVENING).checked == 1
+
+
+def test_wakes_of_requests_no_longer_swept_are_forgotten(redmine, store):
+    late = logged(redmine, store)
+    services(redmine, store, MONDAY_EVENING).timeliness.run(MONDAY_EVENING)
+    redmine.edit(late, 10, status=S.NOT_SHARED)
+    next_week = dt.datetime(2026, 12, 2, 9, tzinfo=dt.timezone.utc)  # more than eight days on: its row is pruned
+    services(redmine, store, next_week).timeliness.run(next_week)
+    assert store.wakes.get("timeliness", late) is None
+
+
+def test_a_request_deleted_between_the_list_and_its_read_leaves_no_wake(redmine, store, monkeypatch):
+    late = logged(redmine, store)
+    store.wakes.remember("timeliness", late, Wake("an older version", None, "rules"))
+    monkeypatch.setattr(redmine, "issue", lambda issue_id: None)  # deleted after the list was read
+    report = services(redmine, store, MONDAY_EVENING).timeliness.run(MONDAY_EVENING)
+    assert report.checked == 1 and report.overdue == [] and store.wakes.get("timeliness", late) is None
+
+
+def test_wakes_are_looked_up_in_chunks_whatever_the_number_of_candidates(store):
+    now = at(23, 12)
+    for issue_id in range(1, 1201):
+        store.wakes.remember("timeliness", issue_id, Wake(f"v{issue_id}", at(24, 0) if issue_id % 2 else None, "rules"), now=now)
+    listed = {issue_id: f"v{issue_id}" for issue_id in range(1, 1301)} | {7: "moved", 8: None}
+    asleep = store.wakes.asleep("timeliness", listed, "rules", now)
+    assert asleep == set(range(1, 1201)) - {7, 8}
+    assert store.wakes.asleep("timeliness", listed, "other rules", now) == set()
+    assert store.wakes.asleep("timeliness", listed, "rules", at(24, 0)) == {n for n in range(2, 1201, 2)} - {8}

@@ -17,6 +17,7 @@ from plugin.adapters.store.judged import JudgedSaves
 from plugin.adapters.store.leases import Leases
 from plugin.adapters.store.problems import Problems
 from plugin.adapters.store.roles import RoleObservations
+from plugin.adapters.store.wakes import SweepWakes
 
 
 class Store:
@@ -35,6 +36,7 @@ class Store:
         self.audit = AuditLog(self.db)
         self.leases = Leases(self.db)
         self.judged = JudgedSaves(self.db)
+        self.wakes = SweepWakes(self.db)
 
     @property
     def url(self) -> str:

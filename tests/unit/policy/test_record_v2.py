@@ -183,3 +183,17 @@ def test_the_sharer_is_reminded_each_working_day_until_it_is_confirmed_in_writin
     assert len(share.derive(sharing_ctx(shared(shared_on="2026-11-20", confirmed_in_writing_on="2026-11-20"), now=monday))) == 1
     off = make_config(share={"written_confirmation_reminders": False})
     assert len(share.derive(sharing_ctx(shared(shared_on="2026-11-20"), now=monday, config=off))) == 1
+
+
+def test_a_share_awaiting_its_written_confirmation_wakes_the_sweep_each_midnight_until_it_is_recorded():
+    monday = dt.datetime(2026, 11, 23, 10, tzinfo=dt.timezone.utc)
+    waiting = sharing_ctx(shared(shared_on="2026-11-20"), now=monday)
+    assert share.next_due(waiting) == dt.datetime(2026, 11, 24, 0, tzinfo=dt.timezone.utc)  # midnight in London (GMT)
+    assert share.next_due(sharing_ctx(shared(shared_on="2026-11-20", confirmed_in_writing_on="2026-11-20"), now=monday)) is None
+    assert share.next_due(sharing_ctx(shared(), user=9)) is None  # shared by the service: nobody to remind
+    off = make_config(share={"written_confirmation_reminders": False})
+    assert share.next_due(sharing_ctx(shared(shared_on="2026-11-20"), now=monday, config=off)) is None
+    # Before the wake, no moment calls for a reminder the judged one did not.
+    for hours in range(1, 14):
+        later = dataclasses.replace(waiting, now=monday + dt.timedelta(hours=hours))
+        assert {o.key for o in share.derive(later) if isinstance(o, Once)} == {"confirm-in-writing-2026-11-23"}

@@ -208,3 +208,57 @@ def test_the_answer_against_its_target_in_working_hours():
     waiting = timeliness.answer(with_history())
     assert (waiting.answered, waiting.within_target, waiting.working_hours) == (None, False, None)
     assert timeliness.answer(ctx(request(urgency=""))) is None
+
+
+# --- When the clock next calls for something (the sweep's wake) ------------------------------
+
+
+def test_an_unanswered_request_wakes_at_its_response_due_then_each_midnight():
+    assert timeliness.next_due(with_history(now="2026-12-01 12:00")) == at("2026-12-02 10:00")  # Amber: due Wednesday 10:00
+    assert timeliness.next_due(with_history(now="2026-12-02 10:00")) == at("2026-12-03 00:00")  # overdue: a reminder a day
+    answered = with_history((S.ASSESSING, "2026-12-01 10:30"), (S.NOT_SHARED, "2026-12-01 11:00"), now="2026-12-02 12:00")
+    assert timeliness.next_due(answered) is None
+    assert timeliness.next_due(ctx(request(urgency=""))) is None  # no urgency: nothing on the clock
+
+
+def test_a_request_waiting_for_approval_wakes_when_its_wait_ends_then_each_midnight():
+    assert timeliness.next_due(awaiting("Amber", "2026-12-01 11:00", "2026-12-01 12:00")) == at("2026-12-01 15:00")
+    assert timeliness.next_due(awaiting("Amber", "2026-12-01 11:00", "2026-12-01 15:00")) == at("2026-12-02 00:00")
+
+
+def test_midnight_is_local_midnight_in_summer_time():
+    summer = with_history(logged=at("2027-06-01 10:00"), now="2027-06-03 12:00")  # overdue since 2 June 10:00
+    assert timeliness.next_due(summer) == dt.datetime(2027, 6, 3, 23, 0, tzinfo=dt.timezone.utc)
+
+
+def keys_at(context: Context, now: dt.datetime) -> set[str]:
+    return {o.key for o in onces(timeliness.derive(dataclasses.replace(context, now=now)))}
+
+
+SCENARIOS = {
+    "Amber, never answered": lambda now: with_history(now=now),
+    "Red, logged on a Friday night": lambda now: with_history(urgency="Red", logged=at("2026-12-04 22:00"), now=now),
+    "Amber, waiting for approval": lambda now: awaiting("Amber", "2026-12-01 11:00", now),
+    "Red, waiting for approval late in the day": lambda now: awaiting("Red", "2026-12-01 16:30", now),
+    "Green, answered then reopened and waiting": lambda now: with_history(
+        (S.ASSESSING, "2026-12-01 10:30"), (S.AWAITING_APPROVAL, "2026-12-01 11:00"), (S.ASSESSING, "2026-12-01 12:00"),
+        (S.AWAITING_APPROVAL, "2026-12-02 10:00"), urgency="Green", now=now,
+    ),
+}
+
+
+def test_before_its_wake_the_clock_alone_never_calls_for_a_new_note():
+    """The invariant the sweep relies on, over a week at every 50 minutes:
+    judged at any moment, no later moment before the wake it gave calls for
+    a note that moment did not already call for, and the wake is never in
+    the past."""
+    grid = [at("2026-12-01 10:05") + dt.timedelta(minutes=50 * n) for n in range(7 * 24 * 60 // 50)]
+    for name, make in SCENARIOS.items():
+        for n, judged in enumerate(grid):
+            context = make(judged.astimezone(LONDON).strftime("%Y-%m-%d %H:%M"))
+            wake, before = timeliness.next_due(context), keys_at(context, context.now)
+            assert wake is None or wake > context.now, name
+            for later in grid[n + 1 :]:
+                if wake is not None and later >= wake:
+                    break
+                assert keys_at(context, later) <= before, f"{name}: judged at {context.now}, new note at {later} before the wake {wake}"
