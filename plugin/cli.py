@@ -307,7 +307,7 @@ def incidents_run(ctx: CommandContext, now: str | None, dry_run: bool) -> None:
     report = _run_job(lambda: services.incidents.run(_moment(now, ctx.config)))
     verb = "would post" if dry_run else "posted"
     click.echo(
-        f"Checked {report.checked} open incident(s) without an ICO report decision: {verb} {len(report.reminders)} reminder(s) "
+        f"Checked {report.checked} open incident(s) without an ICO report decision ({report.asleep} more unchanged and not due yet): {verb} {len(report.reminders)} reminder(s) "
         f"and {len(report.deadlines_passed)} deadline note(s); {report.redmine_requests} Redmine request(s)."
     )
     for issue_id in report.deadlines_passed:

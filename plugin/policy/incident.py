@@ -171,6 +171,19 @@ def _reminder(ctx: Context, aware: dt.datetime, deadline: dt.datetime) -> list[O
     ]
 
 
+def next_due(ctx: Context) -> dt.datetime | None:
+    """The first moment after now at which the clock alone can make `derive`
+    call for a note this incident has not had: its next reminder or its ICO
+    deadline while it is open with no ICO report decision; after the
+    deadline's note, nothing more (None)."""
+    state = ctx.proposed
+    aware = became_aware(state, ctx)
+    if aware is None or state.status in CLOSED_STATUSES or state.is_set(F.ICO_REPORT_DECISION):
+        return None
+    moments = [aware + dt.timedelta(hours=h) for h in REMINDER_HOURS] + [aware + ICO_DEADLINE]
+    return min((m for m in moments if m > ctx.now), default=None)
+
+
 def derive(ctx: Context) -> list:
     state = ctx.proposed
     tz = ctx.config.calendar.timezone

@@ -17,7 +17,7 @@ from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FieldKey
 from tests.support.dates import a_minute_ago
 from tests.support.dates import iso_today as today
-from tests.support.flows import has_note, in_doubt_phone_request, incidents_of, notes_of, refused, route, service_notes, status_of, wait_for_issue
+from tests.support.flows import has_note, last_read_by_sweep, in_doubt_phone_request, incidents_of, notes_of, refused, route, service_notes, status_of, wait_for_issue
 from tests.support.rest import decision_values, share_values
 from tests.support.waiting import wait_until
 from tests.support.webform import parse
@@ -330,6 +330,11 @@ def test_an_incident_a_person_logs_runs_to_its_ico_deadline(live, rest):
     run(24.5)
     run(24.5)  # once
     assert timers() == [f"ico-reminder-24h-{stamp}"]
+    # Until the 48-hour reminder the incident, unchanged, is not read again.
+    assert live.store().wakes.get("incidents", incident_id).wake_at == aware + dt.timedelta(hours=48)
+    read_at = last_read_by_sweep(live, "incidents", incident_id)
+    run(30)
+    assert last_read_by_sweep(live, "incidents", incident_id) == read_at
     assert "would post" in run(48.5, "--dry-run")
     assert timers() == [f"ico-reminder-24h-{stamp}"]
     run(48.5)

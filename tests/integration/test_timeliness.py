@@ -17,11 +17,11 @@ import sqlite3
 import zoneinfo
 
 import pytest
-import sqlalchemy as sa
 
 from plugin.domain.calendar import WorkingCalendar
 from plugin.domain.names import StatusKey
 from plugin.domain.record import FieldKey
+from tests.support.flows import last_read_by_sweep
 from tests.support.rest import decision_values, intake_values
 from tests.support.waiting import wait_until
 
@@ -208,8 +208,7 @@ def test_the_sweep_reads_a_waiting_request_again_only_when_it_changes_or_its_wai
         reminded = f"#{issue_id}: waiting for approval too long; the approvers were reminded"
 
         def judged_at():
-            with live.store().engine.connect() as conn:
-                return conn.execute(sa.text("SELECT judged_at FROM sweep_wakes WHERE issue_id = :i"), {"i": issue_id}).scalar_one()
+            return last_read_by_sweep(live, "timeliness", issue_id)
 
         # The first sweep writes its Response due and the Red note, which
         # moves the request's version: the next reads it once more.

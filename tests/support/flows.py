@@ -5,6 +5,7 @@ did (its notes, relations, incidents)."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from redminelib.exceptions import ValidationError
 
 from plugin.domain.names import StatusKey, TrackerKey
@@ -72,3 +73,10 @@ def related_issues(rest, issue_id, tracker: TrackerKey) -> list[dict]:
 
 def incidents_of(rest, issue_id) -> list[dict]:
     return related_issues(rest, issue_id, TrackerKey.INFORMATION_INCIDENT)
+
+
+def last_read_by_sweep(live, sweep: str, issue_id: int):
+    """When the timed sweep `sweep` last read the issue (its sweep_wakes
+    row's judged_at: the sweep's own `now`), or None."""
+    with live.store().engine.connect() as conn:
+        return conn.execute(sa.text("SELECT judged_at FROM sweep_wakes WHERE sweep = :s AND issue_id = :i"), {"s": sweep, "i": issue_id}).scalar()

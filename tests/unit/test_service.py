@@ -543,7 +543,11 @@ def test_the_incident_job_reminds_at_24_48_66_hours_and_notes_the_deadline_once(
     first = enforcer.incidents.run(aware + dt.timedelta(hours=25))
     assert first.reminders == [logged] and first.checked == 1  # the decided one is not even read
     assert redmine.reads - reads <= 3  # two searches and the one incident
-    assert enforcer.incidents.run(aware + dt.timedelta(hours=25)).reminders == []  # once
+    again = enforcer.incidents.run(aware + dt.timedelta(hours=25))  # once; and its note moved it: read once more
+    assert again.reminders == [] and again.checked == 1
+    reads = redmine.reads
+    resting = enforcer.incidents.run(aware + dt.timedelta(hours=26))  # unchanged, the next reminder at 48 hours: not read
+    assert (resting.checked, resting.asleep, redmine.reads - reads) == (0, 1, 2)  # the two searches only
     assert enforcer.incidents.run(aware + dt.timedelta(hours=49)).reminders == [logged]
     assert enforcer.incidents.run(aware + dt.timedelta(hours=67)).reminders == [logged]
     late = enforcer.incidents.run(aware + dt.timedelta(hours=73))

@@ -1,6 +1,10 @@
 """R-INCIDENT: the ICO clock of open information incidents (reminders 24,
 48 and 66 hours after becoming aware, a note when 72 hours pass with no ICO
-report decision)."""
+report decision).
+
+Redmine's filters find the incidents whose clock runs (a window of days);
+each is then read only when it has changed or its next reminder or deadline
+has come (`jobs/wakes.py`), not at every sweep of those days."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from typing import Any, Iterator
 
 from plugin.domain.names import TrackerKey
 from plugin.domain.record import FieldKey, issue_state
+from plugin.policy import incident
 from plugin.policy.model import Milestone
-from plugin.service.judge import Judge, Source, reached
+from plugin.service.jobs.wakes import Wakes
+from plugin.service.judge import Judge, reached
 
 log = logging.getLogger("infoshare.jobs.incidents")
 JOB = "incidents"
@@ -29,7 +35,8 @@ LOOKAHEAD_DAYS = 3
 
 @dataclasses.dataclass
 class IncidentReport:
-    checked: int = 0
+    checked: int = 0  # incidents read: their clock had come, or they had changed
+    asleep: int = 0  # incidents left alone: unchanged since read, and nothing due yet
     reminders: list[int] = dataclasses.field(default_factory=list)
     deadlines_passed: list[int] = dataclasses.field(default_factory=list)
     redmine_requests: int = 0
@@ -39,6 +46,7 @@ class IncidentReport:
 class IncidentDeadlines:
     def __init__(self, judge: Judge):
         self.judge = judge
+        self.wakes = Wakes(judge, JOB, (incident,), (judge.config.names, judge.config.calendar.timezone))
 
     def run(self, now: dt.datetime) -> IncidentReport:
         """Post the reminders and deadline notes of open incidents with no ICO
@@ -50,18 +58,20 @@ class IncidentDeadlines:
         calls_before = judge.redmine.requests_sent
         today = now.astimezone(zoneinfo.ZoneInfo(judge.config.calendar.timezone)).date()
         with judge.job(JOB) as summary:
-            refs = list(self._candidates(today))
+            refs = {ref["id"]: ref for ref in self._candidates(today)}
             known = judge.open_problems(JOB)
-            for ref in judge.each(refs):
-                outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: judge.act_on_current(r, now, Source.SCHEDULER), report.problems,
-                                          open_problems=known) or []
+            digest = self.wakes.digest
+            due, report.asleep = self.wakes.split(refs, now, digest, known)
+            for ref in judge.each(due):
+                outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: self.wakes.act(r, now, digest), report.problems, open_problems=known) or []
                 if reached(outcomes, Milestone.ICO_DEADLINE_PASSED):
                     report.deadlines_passed.append(ref["id"])
                 elif reached(outcomes, Milestone.ICO_REMINDER):
                     report.reminders.append(ref["id"])
-            report.checked = len(refs)
+            self.wakes.prune(now)
+            report.checked = len(due)
             report.redmine_requests = judge.redmine.requests_sent - calls_before
-            summary.update(checked=report.checked, reminders=len(report.reminders), deadlines_passed=len(report.deadlines_passed),
+            summary.update(checked=report.checked, asleep=report.asleep, reminders=len(report.reminders), deadlines_passed=len(report.deadlines_passed),
                            problems=len(report.problems))
         log.info("incident deadlines", extra={"job": JOB, "count": len(report.reminders) + len(report.deadlines_passed)})
         return report

@@ -11,28 +11,26 @@ confirmation date from before today. Those filters are rough (a request stays
 overdue, or waiting, for days, and the sweep runs every few minutes), so the
 sweep also remembers, per request, when its rules said the clock next calls
 for something (`next_due`) and leaves alone a candidate that has not changed
-since and whose moment has not come (the store's sweep_wakes). A sweep then
-reads what is due, not what exists.
+since and whose moment has not come (`jobs/wakes.py`). A sweep then reads
+what is due, not what exists.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
-from pathlib import Path
 import zoneinfo
 from typing import Any, Iterable
 
-from plugin.adapters.store.wakes import Wake, issue_version
 from plugin.domain.names import StatusKey, TrackerKey
 from plugin.domain.record import FieldKey, issue_state
 from plugin.policy import share, timeliness
 from plugin.policy.incident import parse_datetime
-from plugin.policy.model import Context, Milestone
+from plugin.policy.model import Milestone
 from plugin.policy.timeliness import UNANSWERED_STATUSES
-from plugin.service.judge import Judge, Source, reached
+from plugin.service.jobs.wakes import Wakes
+from plugin.service.judge import Judge, reached
 
 log = logging.getLogger("infoshare.jobs.timeliness")
 JOB = "timeliness"
@@ -45,29 +43,6 @@ COUNTED = {
     Milestone.CONFIRMATION_REMINDER: "confirmation_reminders",
     Milestone.RED_REQUEST_NOTED: "red_noted",
 }
-
-
-# The rules whose reminders this sweep is for, each saying when the clock
-# next calls for one.
-CLOCKS = (timeliness.next_due, share.next_due)
-# Forgotten after this long unjudged: rows of requests no longer candidates.
-WAKES_KEPT = dt.timedelta(days=8)
-
-
-def next_due(ctx: Context) -> dt.datetime | None:
-    return min((moment for moment in (clock(ctx) for clock in CLOCKS) if moment is not None), default=None)
-
-
-def rules_digest(judge: Judge) -> str:
-    """What a remembered wake was worked out under: the code of the rules
-    and the configuration they read. A new release or a changed target,
-    wait, calendar or name makes every candidate be read again once."""
-    config = judge.config
-    digest = hashlib.sha256()
-    for module in (timeliness, share):
-        digest.update(Path(module.__file__).read_bytes())
-    digest.update(repr((config.urgency, config.calendar, config.share, config.names, config.approval)).encode())
-    return digest.hexdigest()
 
 
 @dataclasses.dataclass
@@ -87,6 +62,9 @@ class TimelinessReport:
 class Timeliness:
     def __init__(self, judge: Judge):
         self.judge = judge
+        # The rules whose reminders this sweep is for, and what they read of the configuration.
+        config = judge.config
+        self.wakes = Wakes(judge, JOB, (timeliness, share), (config.urgency, config.calendar, config.share, config.names, config.approval))
 
     def _status_ids(self, *keys: StatusKey) -> str:
         names = {self.judge.config.names.status(k) for k in keys}
@@ -119,20 +97,6 @@ class Timeliness:
             ):
                 yield {**ref, "unconfirmed": True}
 
-    def _remind(self, ref: dict[str, Any], now: dt.datetime, rules: str) -> list:
-        """Post what is due on one candidate, and remember when the clock
-        next calls for something on it, with its version as read (a note
-        posted now moves it, so the next sweep reads it once more)."""
-        judge = self.judge
-        acted = judge.acted_on_current(ref, now, Source.SCHEDULER)
-        if judge.dry_run:
-            return acted.outcomes
-        if acted.issue is None:
-            judge.store.wakes.forget(JOB, ref["id"])
-        else:
-            judge.store.wakes.remember(JOB, ref["id"], Wake(issue_version(acted.issue), next_due(acted.context), rules), now=now)
-        return acted.outcomes
-
     def run(self, now: dt.datetime) -> TimelinessReport:
         """Post what is due now on each candidate: the overdue note or today's
         reminder, the approval-wait reminder, the written-confirmation
@@ -146,17 +110,15 @@ class Timeliness:
                 refs.setdefault(ref["id"], ref)
             report.unconfirmed = sum(1 for r in refs.values() if r.get("unconfirmed"))
             known = judge.open_problems(JOB)
-            rules = rules_digest(judge)
-            asleep = judge.store.wakes.asleep(JOB, {i: issue_version(r) for i, r in refs.items()}, rules, now) - known
-            due = [ref for issue_id, ref in refs.items() if issue_id not in asleep]
+            digest = self.wakes.digest
+            due, report.asleep = self.wakes.split(refs, now, digest, known)
             for ref in judge.each(due):
-                outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: self._remind(r, now, rules), report.problems, open_problems=known) or []
+                outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: self.wakes.act(r, now, digest), report.problems, open_problems=known) or []
                 for milestone, name in COUNTED.items():
                     if reached(outcomes, milestone):
                         getattr(report, name).append(ref["id"])
-            if not judge.dry_run:
-                judge.store.wakes.prune(JOB, now - WAKES_KEPT)
-            report.checked, report.asleep = len(due), len(asleep)
+            self.wakes.prune(now)
+            report.checked = len(due)
             report.redmine_requests = judge.redmine.requests_sent - calls_before
             summary.update(checked=report.checked, asleep=report.asleep, **{name: len(getattr(report, name)) for name in COUNTED.values()},
                            problems=len(report.problems))

@@ -113,3 +113,26 @@ def test_dates_already_right_are_left_alone():
     right = inc(became_aware_at="2026-11-20 14:30", ico_deadline="2026-11-23 14:30")
     right = dataclasses.replace(right, start_date=dt.date(2026, 11, 20), due_date=dt.date(2026, 11, 23))
     assert incident.derive(ctx(right, now=LOGGED)) == []
+
+
+def test_the_clock_next_calls_for_the_next_reminder_then_the_deadline_then_nothing():
+    aware = inc(became_aware_at="2026-11-20 14:30")
+    start = dt.datetime(2026, 11, 20, 14, 30, tzinfo=dt.timezone.utc)
+    assert incident.next_due(ctx(aware, now=start + dt.timedelta(hours=1))) == start + dt.timedelta(hours=24)
+    assert incident.next_due(ctx(aware, now=start + dt.timedelta(hours=24))) == start + dt.timedelta(hours=48)
+    assert incident.next_due(ctx(aware, now=start + dt.timedelta(hours=67))) == start + dt.timedelta(hours=72)
+    assert incident.next_due(ctx(aware, now=start + dt.timedelta(hours=72))) is None  # the deadline's note is the last
+    assert incident.next_due(ctx(inc(became_aware_at="2026-11-20 14:30", ico_report_decision="Not reportable"), now=start)) is None
+    assert incident.next_due(ctx(inc(S.INCIDENT_CLOSED, became_aware_at="2026-11-20 14:30"), now=start)) is None
+    assert incident.next_due(ctx(inc(created_on=None))) is None
+
+
+def test_before_its_wake_the_clock_alone_never_calls_for_a_new_incident_note():
+    aware = inc(became_aware_at="2026-11-20 14:30")
+    grid = [dt.datetime(2026, 11, 20, 14, 0, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=25 * n) for n in range(4 * 24 * 60 // 25)]
+    for n, judged in enumerate(grid):
+        wake, before = incident.next_due(ctx(aware, now=judged)), set(onces(incident.derive(ctx(aware, now=judged))))
+        for later in grid[n + 1 :]:
+            if wake is not None and later >= wake:
+                break
+            assert set(onces(incident.derive(ctx(aware, now=later)))) <= before, f"judged at {judged}, new note at {later}, wake {wake}"
