@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import zoneinfo
 
 import pytest
 from redminelib.exceptions import ValidationError
@@ -14,6 +15,7 @@ from redminelib.exceptions import ValidationError
 from plugin.domain.names import StatusKey
 from plugin.domain.record import FieldKey
 from tests.support.dates import iso_today as today
+from tests.support.flows import last_read_by_sweep
 from tests.support.rest import decision_values, intake_values, share_values
 from tests.support.waiting import wait_until
 
@@ -122,9 +124,17 @@ def test_the_sharer_is_reminded_each_working_day_until_it_is_confirmed_in_writin
     at = f"{next_working.isoformat()} 10:00"
     # Other tests share today too: this request is picked out by its id.
     reminded = f"#{issue_id}: the person who shared was reminded"
-    assert reminded not in live.cli("timeliness", "run", "--now", f"{shared_on.isoformat()} 16:00").stdout  # not on the day itself
-    assert reminded in live.cli("timeliness", "run", "--now", at).stdout
-    assert reminded not in live.cli("timeliness", "run", "--now", at).stdout  # once a day
+    midnight = dt.datetime.combine(shared_on + dt.timedelta(days=1), dt.time(), tzinfo=zoneinfo.ZoneInfo(live.config().calendar.timezone))
+    with live.paused_scheduler():  # no sweep at the real time between these
+        assert reminded not in live.cli("timeliness", "run", "--now", f"{shared_on.isoformat()} 16:00").stdout  # not on the day itself
+        # While the confirmation is awaited, the clock next calls for
+        # something at midnight (share.next_due): until then, unread.
+        assert live.store().wakes.get("timeliness", issue_id).wake_at == midnight
+        judged = last_read_by_sweep(live, "timeliness", issue_id)
+        live.cli("timeliness", "run", "--now", f"{shared_on.isoformat()} 23:30")
+        assert last_read_by_sweep(live, "timeliness", issue_id) == judged
+        assert reminded in live.cli("timeliness", "run", "--now", at).stdout
+        assert reminded not in live.cli("timeliness", "run", "--now", at).stdout  # once a day
     (note,) = reminders()
     assert "Priya Practitioner" in note and shared_on.isoformat() in note
     issue = rest.get_json(f"/issues/{issue_id}.json", include="watchers")["issue"]

@@ -60,16 +60,13 @@ class IncidentDeadlines:
         with judge.job(JOB) as summary:
             refs = {ref["id"]: ref for ref in self._candidates(today)}
             known = judge.open_problems(JOB)
-            digest = self.wakes.digest
-            due, report.asleep = self.wakes.split(refs, now, digest, known)
-            for ref in judge.each(due):
-                outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: self.wakes.act(r, now, digest), report.problems, open_problems=known) or []
+            report.asleep, swept = self.wakes.run(refs, now, known, report.problems)
+            for issue_id, outcomes in swept:
+                report.checked += 1
                 if reached(outcomes, Milestone.ICO_DEADLINE_PASSED):
-                    report.deadlines_passed.append(ref["id"])
+                    report.deadlines_passed.append(issue_id)
                 elif reached(outcomes, Milestone.ICO_REMINDER):
-                    report.reminders.append(ref["id"])
-            self.wakes.prune(now)
-            report.checked = len(due)
+                    report.reminders.append(issue_id)
             report.redmine_requests = judge.redmine.requests_sent - calls_before
             summary.update(checked=report.checked, asleep=report.asleep, reminders=len(report.reminders), deadlines_passed=len(report.deadlines_passed),
                            problems=len(report.problems))

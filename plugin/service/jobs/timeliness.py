@@ -110,15 +110,12 @@ class Timeliness:
                 refs.setdefault(ref["id"], ref)
             report.unconfirmed = sum(1 for r in refs.values() if r.get("unconfirmed"))
             known = judge.open_problems(JOB)
-            digest = self.wakes.digest
-            due, report.asleep = self.wakes.split(refs, now, digest, known)
-            for ref in judge.each(due):
-                outcomes = judge.isolated(JOB, ref["id"], lambda r=ref: self.wakes.act(r, now, digest), report.problems, open_problems=known) or []
+            report.asleep, swept = self.wakes.run(refs, now, known, report.problems)
+            for issue_id, outcomes in swept:
+                report.checked += 1
                 for milestone, name in COUNTED.items():
                     if reached(outcomes, milestone):
-                        getattr(report, name).append(ref["id"])
-            self.wakes.prune(now)
-            report.checked = len(due)
+                        getattr(report, name).append(issue_id)
             report.redmine_requests = judge.redmine.requests_sent - calls_before
             summary.update(checked=report.checked, asleep=report.asleep, **{name: len(getattr(report, name)) for name in COUNTED.values()},
                            problems=len(report.problems))

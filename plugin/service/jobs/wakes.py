@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from plugin.adapters.store.wakes import Wake, issue_version
 from plugin.policy.model import Context
@@ -39,8 +40,10 @@ class Wakes:
     rules: tuple[ModuleType, ...]
     config_parts: tuple[Any, ...]
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
+        """Worked out once per process: the code cannot change under it, and
+        a changed configuration makes a new sweep (and so a new Wakes)."""
         digest = hashlib.sha256()
         for module in self.rules:
             digest.update(Path(module.__file__).read_bytes())
@@ -49,6 +52,24 @@ class Wakes:
 
     def next_due(self, ctx: Context) -> dt.datetime | None:
         return min((m for m in (module.next_due(ctx) for module in self.rules) if m is not None), default=None)
+
+    def run(self, refs: dict[int, dict[str, Any]], now: dt.datetime, open_problems: set[int],
+            problems: list[int]) -> tuple[int, Iterator[tuple[int, list[ActionOutcome]]]]:
+        """One sweep over its candidates: how many are left alone, and, for
+        each one read, what was done on it (each in isolation: one that fails
+        is recorded in `problems` and the others go on). Old wakes are pruned
+        once every candidate is done."""
+        digest = self.digest
+        due, asleep = self.split(refs, now, digest, open_problems)
+
+        def each() -> Iterator[tuple[int, list[ActionOutcome]]]:
+            for ref in self.judge.each(due):
+                outcomes = self.judge.isolated(self.sweep, ref["id"], lambda r=ref: self.act(r, now, digest), problems,
+                                               open_problems=open_problems)
+                yield ref["id"], outcomes or []
+            self.prune(now)
+
+        return asleep, each()
 
     def split(self, refs: dict[int, dict[str, Any]], now: dt.datetime, digest: str, problems: set[int]) -> tuple[list[dict[str, Any]], int]:
         """The candidates to read now (each one listed changed, due, never
