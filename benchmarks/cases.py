@@ -12,13 +12,13 @@ import contextlib
 import dataclasses
 import datetime as dt
 import http.client
+import itertools
 import json
 import logging
 import multiprocessing
 import os
 import random
 import selectors
-import itertools
 import shutil
 import socket
 import sqlite3
@@ -199,8 +199,6 @@ class TimedUpdates:
         # the history the gate is told.
         self.field_id = bench.rest.field_ids[F.DECISION_REASONS]
         self.bench = bench
-        self.reconnect()
-
         # Every timed save writes a text no earlier save wrote: a save that
         # sets the value already stored changes nothing, writes no journal
         # and costs Redmine a fifth less, and when the twins took turns with
@@ -208,6 +206,7 @@ class TimedUpdates:
         # medians then compared two mixtures of such saves and real ones.
         self.saves = itertools.count()
         self.last_text = ""
+        self.reconnect()
 
     def reconnect(self) -> None:
         """New connections, after the twins were restarted."""

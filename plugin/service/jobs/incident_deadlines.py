@@ -61,8 +61,8 @@ class IncidentDeadlines:
             refs = {ref["id"]: ref for ref in self._candidates(today)}
             known = judge.open_problems(JOB)
             report.asleep, swept = self.wakes.run(refs, now, known, report.problems)
+            report.checked = len(swept)
             for issue_id, outcomes in swept:
-                report.checked += 1
                 if reached(outcomes, Milestone.ICO_DEADLINE_PASSED):
                     report.deadlines_passed.append(issue_id)
                 elif reached(outcomes, Milestone.ICO_REMINDER):

@@ -111,8 +111,8 @@ class Timeliness:
             report.unconfirmed = sum(1 for r in refs.values() if r.get("unconfirmed"))
             known = judge.open_problems(JOB)
             report.asleep, swept = self.wakes.run(refs, now, known, report.problems)
+            report.checked = len(swept)
             for issue_id, outcomes in swept:
-                report.checked += 1
                 for milestone, name in COUNTED.items():
                     if reached(outcomes, milestone):
                         getattr(report, name).append(issue_id)

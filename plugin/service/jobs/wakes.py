@@ -14,7 +14,7 @@ import functools
 import hashlib
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from plugin.adapters.store.wakes import Wake, issue_version
 from plugin.policy.model import Context
@@ -42,8 +42,8 @@ class Wakes:
 
     @functools.cached_property
     def digest(self) -> str:
-        """Worked out once per process: the code cannot change under it, and
-        a changed configuration makes a new sweep (and so a new Wakes)."""
+        """Worked out once: the rules' files and `config_parts` it is made
+        of are fixed for the life of this Wakes."""
         digest = hashlib.sha256()
         for module in self.rules:
             digest.update(Path(module.__file__).read_bytes())
@@ -54,22 +54,19 @@ class Wakes:
         return min((m for m in (module.next_due(ctx) for module in self.rules) if m is not None), default=None)
 
     def run(self, refs: dict[int, dict[str, Any]], now: dt.datetime, open_problems: set[int],
-            problems: list[int]) -> tuple[int, Iterator[tuple[int, list[ActionOutcome]]]]:
+            problems: list[int]) -> tuple[int, list[tuple[int, list[ActionOutcome]]]]:
         """One sweep over its candidates: how many are left alone, and, for
         each one read, what was done on it (each in isolation: one that fails
         is recorded in `problems` and the others go on). Old wakes are pruned
         once every candidate is done."""
         digest = self.digest
         due, asleep = self.split(refs, now, digest, open_problems)
-
-        def each() -> Iterator[tuple[int, list[ActionOutcome]]]:
-            for ref in self.judge.each(due):
-                outcomes = self.judge.isolated(self.sweep, ref["id"], lambda r=ref: self.act(r, now, digest), problems,
-                                               open_problems=open_problems)
-                yield ref["id"], outcomes or []
-            self.prune(now)
-
-        return asleep, each()
+        swept = [
+            (ref["id"], self.judge.isolated(self.sweep, ref["id"], lambda r=ref: self.act(r, now, digest), problems, open_problems=open_problems) or [])
+            for ref in self.judge.each(due)
+        ]
+        self.prune(now)
+        return asleep, swept
 
     def split(self, refs: dict[int, dict[str, Any]], now: dt.datetime, digest: str, problems: set[int]) -> tuple[list[dict[str, Any]], int]:
         """The candidates to read now (each one listed changed, due, never
